@@ -1,0 +1,69 @@
+"""The composition root: the FastAPI application, its middleware and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from tamga import __version__
+from tamga.auth import endpoints as auth_endpoints
+from tamga.auth.deps import idempotency_identity
+from tamga.auth.security import configure_password_hashing
+from tamga.config import Settings, get_settings
+from tamga.kit.db import Database
+from tamga.kit.http import BodyLimitMiddleware, install_error_handlers
+from tamga.kit.idempotency import IdempotencyMiddleware
+from tamga.parties import endpoints as parties_endpoints
+from tamga.reference import endpoints as reference_endpoints
+from tamga.reference.catalog import load_catalog
+from tamga.transit import endpoints as transit_endpoints
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """Give the HTTP application wired to its settings and database."""
+    settings = settings or get_settings()
+    configure_password_hashing(settings.argon2_time_cost, settings.argon2_memory_kib)
+    db = database or Database(
+        settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        load_catalog()  # fail at start, not on the first request, if reference data is broken
+        yield
+        if database is None:
+            await db.dispose()
+
+    app = FastAPI(
+        title="tamga",
+        version=__version__,
+        summary="Uniform digital platform for cross-border trade in the Union State of Russia and Belarus",
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    install_error_handlers(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth_endpoints.router)
+    api.include_router(parties_endpoints.router)
+    api.include_router(transit_endpoints.router)
+    api.include_router(reference_endpoints.router)
+    app.include_router(api)
+
+    @app.get("/health", tags=["health"])
+    async def health() -> dict[str, str]:
+        """Say the process is up."""
+        return {"status": "ok", "version": __version__}
+
+    # Outermost first: the body limit runs before idempotency reads the body.
+    app.add_middleware(
+        IdempotencyMiddleware, database=lambda: app.state.db, identify=idempotency_identity(settings)
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app

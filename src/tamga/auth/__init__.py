@@ -1,0 +1,1 @@
+"""Identity and access: people log in for JWTs, systems and devices use API keys; roles and scope."""

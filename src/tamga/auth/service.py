@@ -1,0 +1,206 @@
+"""Logging in, creating users and keys, and turning credentials into a Principal."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamga.audit import service as audit
+from tamga.auth import repository
+from tamga.auth.domain import Principal, Role, scope_errors
+from tamga.auth.security import (
+    decode_token,
+    dummy_hash,
+    hash_api_key,
+    hash_password,
+    issue_token,
+    new_api_key,
+    same_hash,
+    split_api_key,
+    verify_password,
+)
+from tamga.config import Settings
+from tamga.kit.clock import utcnow
+from tamga.kit.errors import Conflict, FieldError, TooManyAttempts, ValidationFailed
+from tamga.models import ApiKey, User
+from tamga.reference.catalog import load_catalog
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    token: str | None
+    principal: Principal | None
+
+
+def principal_of_user(user: User) -> Principal:
+    return Principal(
+        subject=f"user:{user.id}",
+        name=user.username,
+        role=Role(user.role),
+        country=user.country,
+        office_code=user.office_code,
+        operator_id=user.operator_id,
+    )
+
+
+def principal_of_key(key: ApiKey) -> Principal:
+    return Principal(
+        subject=f"key:{key.prefix}",
+        name=key.name,
+        role=Role(key.role),
+        country=key.country,
+        office_code=key.office_code,
+        operator_id=key.operator_id,
+        seal_id=key.seal_id,
+    )
+
+
+async def login(session: AsyncSession, settings: Settings, username: str, password: str) -> LoginOutcome:
+    """Give a token for good credentials; slow down and then lock out repeated failures.
+
+    The caller commits whatever the outcome, so failures are counted even when refused.
+    """
+    now = utcnow()
+    row = await repository.throttle(session, username)
+    if row is not None and row.locked_until is not None and row.locked_until > now:
+        retry = int((row.locked_until - now).total_seconds()) + 1
+        raise TooManyAttempts(f"too many failed logins for {username!r}; try again later", retry)
+    if row is not None and row.failures >= settings.login_slowdown_after:
+        delay = settings.login_slowdown_base_s * 2 ** (row.failures - settings.login_slowdown_after)
+        await asyncio.sleep(min(settings.login_slowdown_cap_s, delay))
+
+    user = await repository.user_by_username(session, username)
+    ok = verify_password(user.password_hash if user else dummy_hash(), password)
+    if user is None or not ok or not user.active:
+        failures = await repository.count_failure(session, username, now)
+        if failures >= settings.login_lockout_after:
+            await repository.lock_out(
+                session, username, now + timedelta(minutes=settings.login_lockout_minutes)
+            )
+        return LoginOutcome(None, None)
+    if row is not None:
+        await repository.clear_throttle(session, username)
+    principal = principal_of_user(user)
+    token = issue_token(
+        principal.subject,
+        settings.jwt_secret.get_secret_value(),
+        settings.jwt_issuer,
+        settings.jwt_ttl_minutes,
+        {"role": principal.role.value},
+    )
+    return LoginOutcome(token, principal)
+
+
+async def principal_from_token(session: AsyncSession, settings: Settings, token: str) -> Principal | None:
+    """Give the principal a bearer JWT or API key stands for, or None."""
+    if token.startswith("tmg_"):
+        prefix = split_api_key(token)
+        key = await repository.api_key_by_prefix(session, prefix) if prefix else None
+        if key is None or not key.active or not same_hash(key.key_hash, hash_api_key(token)):
+            return None
+        return principal_of_key(key)
+    claims = decode_token(token, settings.jwt_secret.get_secret_value(), settings.jwt_issuer)
+    if claims is None or not str(claims["sub"]).startswith("user:"):
+        return None
+    user = await repository.user_by_id(session, int(str(claims["sub"]).removeprefix("user:")))
+    if user is None or not user.active:
+        return None
+    return principal_of_user(user)
+
+
+def _check_scope(role: Role, country: str | None, office_code: str | None, operator_id: int | None) -> None:
+    errors = scope_errors(role, country, office_code, operator_id)
+    if office_code:
+        office = load_catalog().office(office_code)
+        if office is None:
+            errors.append(FieldError("body.office_code", f"no customs office {office_code}"))
+        elif country and office.country != country:
+            errors.append(FieldError("body.office_code", f"office {office_code} is in {office.country}"))
+    if errors:
+        raise ValidationFailed(errors)
+
+
+async def create_user(
+    session: AsyncSession,
+    actor: Principal | None,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    full_name: str = "",
+    country: str | None = None,
+    office_code: str | None = None,
+    operator_id: int | None = None,
+) -> User:
+    """Give a new user with a hashed password; the scope must fit the role."""
+    _check_scope(role, country, office_code, operator_id)
+    if await repository.user_by_username(session, username) is not None:
+        raise Conflict(f"username {username!r} is taken", errors=[FieldError("body.username", "taken")])
+    user = User(
+        username=username,
+        full_name=full_name,
+        password_hash=hash_password(password),
+        role=role.value,
+        country=country,
+        office_code=office_code,
+        operator_id=operator_id,
+        created_at=utcnow(),
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ValidationFailed([FieldError("body.operator_id", "no such operator")]) from exc
+    audit.record(
+        session,
+        actor=actor.subject if actor else "system:cli",
+        action="user.create",
+        entity_type="user",
+        entity_id=user.id,
+        before=None,
+        after={"username": username, "role": role.value, "country": country, "office": office_code},
+    )
+    return user
+
+
+async def create_api_key(
+    session: AsyncSession,
+    actor: Principal | None,
+    *,
+    name: str,
+    role: Role,
+    country: str | None = None,
+    office_code: str | None = None,
+    operator_id: int | None = None,
+    seal_id: int | None = None,
+) -> tuple[ApiKey, str]:
+    """Give a new API key record and the key itself (shown once, kept only as a hash)."""
+    _check_scope(role, country, office_code, operator_id)
+    key, prefix, digest = new_api_key()
+    row = ApiKey(
+        prefix=prefix,
+        key_hash=digest,
+        name=name,
+        role=role.value,
+        country=country,
+        office_code=office_code,
+        operator_id=operator_id,
+        seal_id=seal_id,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    await session.flush()
+    audit.record(
+        session,
+        actor=actor.subject if actor else "system:cli",
+        action="api_key.create",
+        entity_type="api_key",
+        entity_id=prefix,
+        before=None,
+        after={"name": name, "role": role.value, "operator_id": operator_id},
+    )
+    return row, key

@@ -1,0 +1,170 @@
+"""The `tamga` command: serve, migrate, manage users, verify the audit chain, run the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tamga.auth.domain import Role
+from tamga.config import get_settings
+
+app = typer.Typer(help="tamga: cross-border trade platform of the Union State", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema", no_args_is_help=True)
+users_app = typer.Typer(help="People's accounts", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit record", no_args_is_help=True)
+transit_app = typer.Typer(help="Transit procedure tasks", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(transit_app, name="transit")
+console = Console()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="default: TAMGA_HTTP_HOST or 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="default: TAMGA_HTTP_PORT or 8000")] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    migrate: Annotated[bool, typer.Option(help="upgrade the schema first")] = True,
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    from tamga.kit.migrate import upgrade
+
+    settings = get_settings()
+    if migrate:
+        upgrade(settings.database_url)
+    uvicorn.run(
+        "tamga.app:create_app",
+        factory=True,
+        host=host or settings.http_host,
+        port=port or settings.http_port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Bring the database schema up to date (Alembic)."""
+    from tamga.kit.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url, revision)
+    console.print(f"[green]schema at {revision}[/green] on {settings.database_url.split('@')[-1]}")
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    role: Annotated[Role, typer.Option(case_sensitive=False)],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    country: Annotated[str | None, typer.Option(help="RU or BY, for state roles")] = None,
+    office: Annotated[str | None, typer.Option(help="customs office code, for officers")] = None,
+    operator_id: Annotated[int | None, typer.Option(help="economic operator, for businesses")] = None,
+    full_name: str = "",
+) -> None:
+    """Create a person's account."""
+    from tamga.auth import service
+    from tamga.kit.db import Database, commit
+    from tamga.kit.errors import TamgaError
+
+    async def run() -> int:
+        settings = get_settings()
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as session:
+                user = await service.create_user(
+                    session,
+                    None,
+                    username=username,
+                    password=password,
+                    role=role,
+                    full_name=full_name,
+                    country=country,
+                    office_code=office,
+                    operator_id=operator_id,
+                )
+                await commit(session)
+                return user.id
+        finally:
+            await db.dispose()
+
+    try:
+        user_id = asyncio.run(run())
+    except TamgaError as exc:
+        console.print(f"[red]refused:[/red] {exc.detail}")
+        raise typer.Exit(2) from exc
+    console.print(f"[green]created user {username}[/green] (id {user_id}, {role.value})")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every audit record against the hash chain; exit 1 on any break."""
+    from tamga.audit.service import verify
+    from tamga.kit.db import Database
+
+    async def run() -> tuple[int, list[tuple[int, str]]]:
+        db = Database(get_settings().database_url)
+        try:
+            async with db.session() as session:
+                report = await verify(session)
+                return report.records, [(f.seq, f.problem) for f in report.findings]
+        finally:
+            await db.dispose()
+
+    count, findings = asyncio.run(run())
+    if not findings:
+        console.print(f"[green]audit chain intact[/green]: {count} records")
+        return
+    table = Table("record", "problem", title=f"audit chain BROKEN ({count} records read)")
+    for seq, problem in findings:
+        table.add_row(str(seq), problem)
+    console.print(table)
+    raise typer.Exit(1)
+
+
+@transit_app.command("enquiries")
+def transit_enquiries() -> None:
+    """Open non-arrival enquiries for every movement past its time limit."""
+    from tamga.kit.db import Database, commit
+    from tamga.transit.service import open_overdue_enquiries
+
+    async def run() -> list[str]:
+        db = Database(get_settings().database_url)
+        try:
+            async with db.session() as session:
+                opened = await open_overdue_enquiries(session)
+                await commit(session)
+                return opened
+        finally:
+            await db.dispose()
+
+    opened = asyncio.run(run())
+    console.print(f"opened {len(opened)} enquiries" + (": " + ", ".join(opened) if opened else ""))
+
+
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="default: TAMGA_HTTP_PORT or 8000")] = None,
+    movements: Annotated[int, typer.Option(help="sample movements to run through the procedure")] = 6,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="keep serving after the demo")
+    ] = True,
+) -> None:
+    """Seed sample businesses, officers and seals, then lodge, release and discharge movements over HTTP."""
+    from tamga.demo import run_demo
+
+    code = run_demo(get_settings(), port=port, movements=movements, serve_after=serve_after, console=console)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    app()

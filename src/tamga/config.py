@@ -1,0 +1,60 @@
+"""Settings: one object, read from the environment with the TAMGA_ prefix."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every tunable of the platform; defaults run the embedded set-up (SQLite, in-process bus)."""
+
+    model_config = SettingsConfigDict(env_prefix="TAMGA_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{Path('var/tamga.db')}",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
+    )
+    database_pool_size: int = 20
+    database_echo: bool = False
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    egts_port: int = 5020
+    wialon_port: int = 5021
+
+    jwt_secret: SecretStr = SecretStr("change-me-in-production-this-is-the-embedded-default")
+    jwt_issuer: str = "tamga"
+    jwt_ttl_minutes: int = 60
+
+    # argon2id cost of new password hashes; lower only for tests.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+
+    # Failed logins: from `login_slowdown_after` failures on, every attempt waits
+    # `login_slowdown_base_s * 2**(n - after)` (capped); `login_lockout_after` failures lock
+    # the account for `login_lockout_minutes`.
+    login_slowdown_after: int = 3
+    login_slowdown_base_s: float = 0.25
+    login_slowdown_cap_s: float = 4.0
+    login_lockout_after: int = 10
+    login_lockout_minutes: int = 15
+
+    max_body_bytes: int = 4 * 1024 * 1024
+
+    # Transit time limit: days = ceil(route km / norm), never beyond the EAEU Customs Code
+    # art. 144 ceiling of 2,000 km per month for road transport.
+    transit_speed_norm_km_per_day: Decimal = Decimal(500)
+    transit_legal_km_per_month: Decimal = Decimal(2000)
+
+    demo_seed: int = 7
+
+
+@cache
+def get_settings() -> Settings:
+    """Give the process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Shared infrastructure: database, money, clock, errors, pagination, HTTP plumbing."""

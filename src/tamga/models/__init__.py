@@ -1,0 +1,38 @@
+"""Every table of the platform, one module per aggregate, on one metadata."""
+
+from tamga.kit.db import Base
+from tamga.models.audit import AuditHead, AuditRecord
+from tamga.models.auth import ApiKey, LoginThrottle, User
+from tamga.models.idempotency import IdempotencyRecord
+from tamga.models.parties import Operator, Seal, Vehicle
+from tamga.models.transit import (
+    Counter,
+    Guarantee,
+    Movement,
+    MovementEvent,
+    MovementItem,
+    MovementOffice,
+    MovementSeal,
+    MovementVehicle,
+)
+
+__all__ = [
+    "ApiKey",
+    "AuditHead",
+    "AuditRecord",
+    "Base",
+    "Counter",
+    "Guarantee",
+    "IdempotencyRecord",
+    "LoginThrottle",
+    "Movement",
+    "MovementEvent",
+    "MovementItem",
+    "MovementOffice",
+    "MovementSeal",
+    "MovementVehicle",
+    "Operator",
+    "Seal",
+    "User",
+    "Vehicle",
+]

@@ -1,0 +1,1 @@
+"""Economic operators of both states, carriers with their vehicles, electronic seals."""

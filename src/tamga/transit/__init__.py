@@ -1,0 +1,1 @@
+"""The Union transit procedure: declaration, guarantee, release, movement, arrival, discharge."""

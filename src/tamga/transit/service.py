@@ -1,0 +1,816 @@
+"""The transit procedure's use cases: lodge, accept or reject, release, follow, arrive, discharge."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamga.audit import service as audit
+from tamga.auth.domain import Principal, Role
+from tamga.config import Settings
+from tamga.kit.clock import utcnow
+from tamga.kit.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InsufficientGuarantee,
+    NotFound,
+    ValidationFailed,
+)
+from tamga.kit.money import round_money
+from tamga.models import (
+    Guarantee,
+    Movement,
+    MovementEvent,
+    MovementItem,
+    MovementOffice,
+    MovementSeal,
+    MovementVehicle,
+)
+from tamga.parties import repository as parties_repo
+from tamga.parties.domain import SealStatus, normalise_plate
+from tamga.reference.catalog import Catalog, MissingRate, load_catalog
+from tamga.transit import repository, schemas
+from tamga.transit.domain import (
+    NATIONAL_CURRENCY,
+    RATE_AUTHORITY,
+    Action,
+    GoodsLine,
+    Status,
+    amount_at_stake,
+    default_time_limit_days,
+    next_status,
+    route_length_km,
+    time_limit_problem,
+)
+from tamga.transit.mrn import build_mrn
+from tamga.transit.policy import MovementScope, authorise, can_see
+from tamga.transit.validation import declaration_errors, resolve_itinerary
+
+# --- guarantees -----------------------------------------------------------------------------------
+
+
+def _access_code_hash(grn: str, code: str) -> str:
+    # Access codes are short by design (NCTS: 4 characters): a slow hash would not make them
+    # strong, and it would cost every lodging; a keyed SHA-256 per guarantee keeps them unreadable.
+    return hashlib.sha256(f"{grn}:{code}".encode()).hexdigest()
+
+
+def guarantee_view(g: Guarantee) -> schemas.Guarantee:
+    return schemas.Guarantee(
+        grn=g.grn,
+        kind=schemas.GuaranteeKind(g.kind),
+        holder_id=g.holder_id,
+        currency=g.currency,
+        reference_amount=g.reference_amount,
+        reserved_amount=g.reserved_amount,
+        recovered_amount=g.recovered_amount,
+        balance=g.reference_amount - g.reserved_amount - g.recovered_amount,
+        valid_from=g.valid_from,
+        valid_until=g.valid_until,
+        status=g.status,
+    )
+
+
+async def register_guarantee(
+    session: AsyncSession, actor: Principal, data: schemas.GuaranteeCreate
+) -> Guarantee:
+    """Give a new guarantee with its reference number (GRN); the access code is kept hashed."""
+    errors: list[FieldError] = []
+    holder = await parties_repo.operator(session, data.holder_id)
+    if holder is None:
+        errors.append(FieldError("body.holder_id", f"no operator {data.holder_id}"))
+    if load_catalog().currency(data.currency) is None:
+        errors.append(FieldError("body.currency", f"no currency {data.currency}"))
+    if data.valid_until is not None and data.valid_until < data.valid_from:
+        errors.append(FieldError("body.valid_until", "before valid_from"))
+    if data.kind is not schemas.GuaranteeKind.WAIVER and data.reference_amount <= 0:
+        errors.append(FieldError("body.reference_amount", "must be more than zero"))
+    if errors:
+        raise ValidationFailed(errors)
+    country = actor.country or (holder.country if holder else "RU")
+    serial = await repository.next_counter(session, f"grn:{country}:{data.valid_from.year}")
+    grn = f"{data.valid_from.year % 100:02d}{country}{serial:010d}"
+    g = Guarantee(
+        grn=grn,
+        kind=data.kind.value,
+        holder_id=data.holder_id,
+        access_code_hash=_access_code_hash(grn, data.access_code),
+        currency=data.currency,
+        reference_amount=data.reference_amount,
+        reserved_amount=Decimal(0),
+        recovered_amount=Decimal(0),
+        valid_from=data.valid_from,
+        valid_until=data.valid_until,
+        created_at=utcnow(),
+    )
+    session.add(g)
+    await session.flush()
+    audit.record(
+        session,
+        actor=actor.subject,
+        action="guarantee.register",
+        entity_type="guarantee",
+        entity_id=grn,
+        before=None,
+        after=guarantee_view(g).model_dump(mode="json"),
+    )
+    return g
+
+
+async def get_guarantee(session: AsyncSession, principal: Principal, grn: str) -> Guarantee:
+    g = await repository.guarantee_by_grn(session, grn)
+    if g is None:
+        raise NotFound(f"no guarantee {grn}")
+    business = principal.role in (Role.DECLARANT, Role.CARRIER, Role.DEVICE, Role.TAX_OFFICER)
+    if business and principal.operator_id != g.holder_id:
+        raise NotFound(f"no guarantee {grn}")
+    return g
+
+
+# --- lodging --------------------------------------------------------------------------------------
+
+
+def _convert(catalog: Catalog) -> Any:
+    def unit_rate(authority: str, currency: str, on: date) -> Decimal:
+        rate = catalog.rate(authority, currency, on)
+        return rate.rate / rate.nominal
+
+    return unit_rate
+
+
+async def lodge(
+    session: AsyncSession, principal: Principal, decl: schemas.TransitDeclarationCreate
+) -> Movement:
+    """Give the lodged movement, or refuse the declaration naming every field at fault."""
+    if principal.role is not Role.DECLARANT and not principal.is_admin:
+        raise Forbidden("transit declarations are lodged by the holder of the procedure")
+    if principal.is_admin:
+        if decl.holder_id is None:
+            raise ValidationFailed([FieldError("body.holder_id", "required when an administrator lodges")])
+        holder_id = decl.holder_id
+    else:
+        if decl.holder_id is not None and decl.holder_id != principal.operator_id:
+            raise ValidationFailed([FieldError("body.holder_id", "a declarant lodges for itself only")])
+        assert principal.operator_id is not None
+        holder_id = principal.operator_id
+
+    catalog = load_catalog()
+    errors = declaration_errors(catalog, decl)
+    if await parties_repo.operator(session, holder_id) is None:
+        errors.append(FieldError("body.holder_id", f"no operator {holder_id}"))
+    carrier = await parties_repo.operator(session, decl.carrier_id)
+    if carrier is None or not carrier.is_carrier:
+        errors.append(
+            FieldError("body.carrier_id", f"operator {decl.carrier_id} is not a registered carrier")
+        )
+    guarantee = await repository.guarantee_by_grn(session, decl.guarantee.grn)
+    now = utcnow()
+    if (
+        guarantee is None
+        or guarantee.holder_id != holder_id
+        or not hmac.compare_digest(
+            guarantee.access_code_hash, _access_code_hash(guarantee.grn, decl.guarantee.access_code)
+        )
+    ):
+        errors.append(
+            FieldError("body.guarantee", "no guarantee of this holder with that GRN and access code")
+        )
+    elif (
+        guarantee.status != "valid"
+        or guarantee.valid_from > now.date()
+        or (guarantee.valid_until is not None and guarantee.valid_until < now.date())
+    ):
+        errors.append(FieldError("body.guarantee.grn", "the guarantee is not valid today"))
+    for i, serial in enumerate(decl.seals):
+        seal = await parties_repo.seal_by_serial(session, serial)
+        if seal is None:
+            errors.append(FieldError(f"body.seals[{i}]", f"no registered seal {serial}"))
+        elif seal.carrier_id != decl.carrier_id:
+            errors.append(FieldError(f"body.seals[{i}]", f"seal {serial} belongs to another carrier"))
+    if errors:
+        raise ValidationFailed(errors)
+    assert guarantee is not None
+    if await repository.movement_by_lrn(session, holder_id, decl.lrn) is not None:
+        raise Conflict(
+            f"a movement with LRN {decl.lrn} was already lodged", errors=[FieldError("body.lrn", "taken")]
+        )
+
+    destination = catalog.office(decl.destination_office)
+    assert destination is not None
+    country = destination.country
+    stake, _trace = _stake(catalog, decl, country, now.date())
+    reserved = _in_guarantee_currency(catalog, stake, country, guarantee.currency, now.date())
+    itinerary = resolve_itinerary(catalog, decl)
+    length = route_length_km([(p["lat"], p["lon"]) for p in itinerary])
+
+    movement = Movement(
+        lrn=decl.lrn,
+        status=Status.LODGED.value,
+        holder_id=holder_id,
+        carrier_id=decl.carrier_id,
+        consignor=decl.consignor.model_dump(),
+        consignee=decl.consignee.model_dump(),
+        departure_office=decl.departure_office,
+        destination_office=decl.destination_office,
+        destination_country=country,
+        transit_offices=list(decl.transit_offices),
+        itinerary=itinerary,
+        route_length_km=length,
+        guarantee_id=guarantee.id,
+        amount_at_stake=stake,
+        amount_currency=NATIONAL_CURRENCY[country],
+        reserved_amount=Decimal(0) if guarantee.kind == "waiver" else reserved,
+        total_packages=sum(i.packages for i in decl.items),
+        total_gross_mass_kg=sum((i.gross_mass_kg for i in decl.items), Decimal(0)),
+        item_count=len(decl.items),
+        lodged_at=now,
+    )
+    movement.items = [
+        MovementItem(number=n, **item.model_dump()) for n, item in enumerate(decl.items, start=1)
+    ]
+    movement.events = [
+        MovementEvent(
+            at=now, kind="lodged", office_code=decl.departure_office, actor=principal.subject, details={}
+        )
+    ]
+    session.add(movement)
+    await session.flush()
+    for role, code in _office_roles(decl):
+        office = catalog.office(code)
+        assert office is not None
+        session.add(
+            MovementOffice(movement_id=movement.id, office_code=code, role=role, country=office.country)
+        )
+    for v in decl.vehicles:
+        session.add(
+            MovementVehicle(movement_id=movement.id, plate=normalise_plate(v.plate), country=v.country)
+        )
+    for serial in decl.seals:
+        session.add(MovementSeal(movement_id=movement.id, serial=serial))
+    audit.record(
+        session,
+        actor=principal.subject,
+        action="movement.lodge",
+        entity_type="movement",
+        entity_id=movement.id,
+        before=None,
+        after={"lrn": decl.lrn, "status": movement.status, "items": len(decl.items), "stake": str(stake)},
+    )
+    return movement
+
+
+def _office_roles(decl: schemas.TransitDeclarationCreate) -> list[tuple[str, str]]:
+    roles = [("departure", decl.departure_office), ("destination", decl.destination_office)]
+    roles += [("transit", code) for code in decl.transit_offices]
+    return list(dict.fromkeys(roles))
+
+
+def _stake(
+    catalog: Catalog, decl: schemas.TransitDeclarationCreate, country: str, on: date
+) -> tuple[Decimal, list[Any]]:
+    lines = [GoodsLine(i.hs_code, i.value, i.currency) for i in decl.items]
+    try:
+        return amount_at_stake(
+            lines,
+            country,
+            on,
+            catalog.duty_estimate_percent,
+            catalog.vat_percent(country, on),
+            _convert(catalog),
+        )
+    except MissingRate as exc:
+        currency = str(exc.args[0]) if exc.args else "?"
+        fields = [
+            FieldError(
+                f"body.items[{n}].currency",
+                f"no {RATE_AUTHORITY[country]} rate for {i.currency} in force on {on}",
+            )
+            for n, i in enumerate(decl.items)
+            if i.currency == currency or not exc.args
+        ] or [FieldError("body.items", f"no exchange rate in force on {on}: {exc}")]
+        raise ValidationFailed(fields) from exc
+
+
+def _in_guarantee_currency(
+    catalog: Catalog, amount: Decimal, country: str, currency: str, on: date
+) -> Decimal:
+    if currency == NATIONAL_CURRENCY[country]:
+        return amount
+    try:
+        unit = _convert(catalog)(RATE_AUTHORITY[country], currency, on)
+    except MissingRate as exc:
+        raise ValidationFailed(
+            [FieldError("body.guarantee.grn", f"no rate for the guarantee's currency {currency} on {on}")]
+        ) from exc
+    return round_money(amount / unit)
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+async def scope_of(session: AsyncSession, movement: Movement) -> MovementScope:
+    offices = await repository.offices_of(session, movement.id)
+    return MovementScope(
+        holder_id=movement.holder_id,
+        carrier_id=movement.carrier_id,
+        departure_office=movement.departure_office,
+        destination_office=movement.destination_office,
+        countries=frozenset(o.country for o in offices),
+    )
+
+
+async def get_visible(
+    session: AsyncSession, principal: Principal, ref: str, *, lock: bool = False, full: bool = False
+) -> tuple[Movement, MovementScope]:
+    """Give a movement the principal may see; anything else reads as not found."""
+    movement = await repository.movement_by_ref(session, ref, lock=lock, full=full)
+    if movement is None:
+        raise NotFound(f"no movement {ref}")
+    scope = await scope_of(session, movement)
+    if not can_see(principal, scope):
+        raise NotFound(f"no movement {ref}")
+    return movement, scope
+
+
+async def view(session: AsyncSession, movement: Movement, *, full: bool) -> schemas.Movement:
+    """Give the API view of a movement (items and timeline when `full`)."""
+    guarantee = await repository.guarantee(session, movement.guarantee_id)
+    vehicles = await repository.vehicles_of(session, movement.id)
+    seals = await repository.seals_of(session, movement.id)
+    return schemas.Movement(
+        id=movement.id,
+        lrn=movement.lrn,
+        mrn=movement.mrn,
+        registration_number=movement.registration_number,
+        status=Status(movement.status),
+        holder_id=movement.holder_id,
+        carrier_id=movement.carrier_id,
+        consignor=movement.consignor,
+        consignee=movement.consignee,
+        departure_office=movement.departure_office,
+        destination_office=movement.destination_office,
+        transit_offices=movement.transit_offices,
+        itinerary=movement.itinerary,
+        route=schemas.RouteGeometry(coordinates=[(p["lon"], p["lat"]) for p in movement.itinerary]),
+        route_length_km=movement.route_length_km,
+        guarantee_grn=guarantee.grn if guarantee else "",
+        amount_at_stake=movement.amount_at_stake,
+        amount_currency=movement.amount_currency,
+        reserved_amount=movement.reserved_amount,
+        item_count=movement.item_count,
+        total_packages=movement.total_packages,
+        total_gross_mass_kg=movement.total_gross_mass_kg,
+        vehicles=[schemas.VehicleIn(plate=v.plate, country=v.country) for v in vehicles if v.active],
+        seals=[{"serial": s.serial, "status": s.status} for s in seals],
+        rejection=movement.rejection,
+        time_limit=movement.time_limit,
+        lodged_at=movement.lodged_at,
+        accepted_at=movement.accepted_at,
+        released_at=movement.released_at,
+        arrived_at=movement.arrived_at,
+        discharged_at=movement.discharged_at,
+        items=[schemas.Item.model_validate(i) for i in movement.items] if full else None,
+        events=[schemas.Event.model_validate(e) for e in movement.events] if full else None,
+    )
+
+
+# --- the lifecycle --------------------------------------------------------------------------------
+
+
+async def _transition(
+    session: AsyncSession,
+    principal: Principal,
+    ref: str,
+    action: Action,
+    *,
+    discrepancies: bool | None = None,
+) -> tuple[Movement, Status, MovementScope]:
+    """Load, scope, authorise and check an action; give the movement, its next state and scope."""
+    movement, scope = await get_visible(session, principal, ref, lock=True)
+    border = [o.code for o in load_catalog().offices() if "border" in o.roles or "transit" in o.roles]
+    authorise(principal, action, scope, border)
+    target = next_status(Status(movement.status), action, discrepancies=discrepancies)
+    return movement, target, scope
+
+
+def _event(
+    session: AsyncSession,
+    movement: Movement,
+    principal: Principal,
+    kind: str,
+    *,
+    at: datetime,
+    office: str | None,
+    details: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> None:
+    session.add(
+        MovementEvent(
+            movement_id=movement.id,
+            at=at,
+            kind=kind,
+            office_code=office,
+            actor=principal.subject,
+            details=details or {},
+            note=note or None,
+        )
+    )
+
+
+def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    movement: Movement,
+    action: str,
+    before: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    audit.record(
+        session,
+        actor=principal.subject,
+        action=f"movement.{action}",
+        entity_type="movement",
+        entity_id=movement.id,
+        before={"status": before},
+        after={"status": movement.status, "mrn": movement.mrn, **(extra or {})},
+    )
+
+
+async def accept(session: AsyncSession, principal: Principal, ref: str) -> Movement:
+    """Accept a lodged declaration: give it its registration number and MRN."""
+    movement, target, _ = await _transition(session, principal, ref, Action.ACCEPT)
+    before, now = movement.status, utcnow()
+    office = load_catalog().office(movement.departure_office)
+    assert office is not None
+    day_serial = await repository.next_counter(session, f"reg:{office.code}:{now:%Y%m%d}")
+    year_serial = await repository.next_counter(session, f"mrn:{office.code}:{now:%Y}")
+    movement.registration_number = f"{office.code}/{now:%d%m%y}/{day_serial:07d}"
+    movement.mrn = build_mrn(now.year, office.country, office.code, year_serial)
+    movement.status, movement.accepted_at = target.value, now
+    _event(
+        session,
+        movement,
+        principal,
+        "accepted",
+        at=now,
+        office=office.code,
+        details={"mrn": movement.mrn, "registration_number": movement.registration_number},
+    )
+    _audit(
+        session, principal, movement, "accept", before, {"registration_number": movement.registration_number}
+    )
+    return movement
+
+
+async def reject(session: AsyncSession, principal: Principal, ref: str, data: schemas.Rejection) -> Movement:
+    """Reject a lodged declaration with the officer's reasons."""
+    movement, target, _ = await _transition(session, principal, ref, Action.REJECT)
+    before, now = movement.status, utcnow()
+    movement.status = target.value
+    movement.rejection = [{"reason": r} for r in data.reasons]
+    _event(
+        session,
+        movement,
+        principal,
+        "rejected",
+        at=now,
+        office=movement.departure_office,
+        details={"reasons": list(data.reasons)},
+    )
+    _audit(session, principal, movement, "reject", before, {"reasons": list(data.reasons)})
+    return movement
+
+
+async def invalidate(session: AsyncSession, principal: Principal, ref: str, data: schemas.Note) -> Movement:
+    """Invalidate a declaration before release (the holder asks, or the office of departure decides)."""
+    movement, target, _ = await _transition(session, principal, ref, Action.INVALIDATE)
+    before, now = movement.status, utcnow()
+    movement.status = target.value
+    _event(
+        session, movement, principal, "invalidated", at=now, office=movement.departure_office, note=data.note
+    )
+    _audit(session, principal, movement, "invalidate", before)
+    return movement
+
+
+async def release(
+    session: AsyncSession, principal: Principal, settings: Settings, ref: str, data: schemas.Release
+) -> Movement:
+    """Release for transit: reserve the amount at stake on the guarantee, arm the seals, set the time limit."""
+    movement, target, _ = await _transition(session, principal, ref, Action.RELEASE)
+    before, now = movement.status, utcnow()
+    if data.time_limit is not None:
+        problem = time_limit_problem(
+            data.time_limit, now, movement.route_length_km, settings.transit_legal_km_per_month
+        )
+        if problem:
+            raise ValidationFailed([FieldError("body.time_limit", problem)])
+        time_limit = data.time_limit
+    else:
+        days = default_time_limit_days(movement.route_length_km, settings.transit_speed_norm_km_per_day)
+        time_limit = now + timedelta(days=days)
+
+    declared = await repository.seals_of(session, movement.id)
+    seals = await parties_repo.seals_by_serials(session, [s.serial for s in declared], lock=True)
+    by_serial = {s.serial: s for s in seals}
+    errors: list[FieldError] = []
+    for i, ms in enumerate(declared):
+        seal = by_serial.get(ms.serial)
+        if seal is None or seal.status != SealStatus.AVAILABLE.value:
+            state = "not registered" if seal is None else seal.status
+            errors.append(FieldError(f"seals[{i}]", f"seal {ms.serial} cannot be armed: {state}"))
+    if errors:
+        raise Conflict("the declared seals cannot all be armed", errors=errors)
+
+    guarantee = await repository.guarantee(session, movement.guarantee_id)
+    assert guarantee is not None
+    if guarantee.kind != "waiver":
+        single = guarantee.kind in ("individual", "cash")
+        if not await repository.reserve(session, guarantee.id, movement.reserved_amount, single_use=single):
+            fresh = await repository.guarantee(session, guarantee.id)
+            assert fresh is not None
+            balance = fresh.reference_amount - fresh.reserved_amount - fresh.recovered_amount
+            raise InsufficientGuarantee(
+                f"guarantee {guarantee.grn} cannot cover {movement.reserved_amount} {guarantee.currency}: "
+                f"balance {balance} {guarantee.currency}"
+                + ("; an individual guarantee serves one movement" if single and fresh.used else ""),
+                needed=str(movement.reserved_amount),
+                balance=str(balance),
+            )
+    for ms in declared:
+        ms.status = SealStatus.ARMED.value
+        seal = by_serial[ms.serial]
+        seal.status, seal.movement_id = SealStatus.ARMED.value, movement.id
+    movement.status, movement.released_at, movement.time_limit = target.value, now, time_limit
+    _event(
+        session,
+        movement,
+        principal,
+        "released",
+        at=now,
+        office=movement.departure_office,
+        details={
+            "time_limit": time_limit.isoformat(),
+            "reserved": str(movement.reserved_amount),
+            "seals": [s.serial for s in declared],
+        },
+    )
+    _audit(
+        session,
+        principal,
+        movement,
+        "release",
+        before,
+        {"time_limit": time_limit, "reserved": movement.reserved_amount, "guarantee": guarantee.grn},
+    )
+    return movement
+
+
+async def notify_crossing(
+    session: AsyncSession, principal: Principal, ref: str, data: schemas.Crossing
+) -> Movement:
+    """Record the movement passing a border office (an office of transit, or the Russia–Belarus line)."""
+    office_code = data.office_code or principal.office_code
+    if office_code is None:
+        raise ValidationFailed([FieldError("body.office_code", "required")])
+    if not principal.is_admin and office_code != principal.office_code:
+        raise Forbidden("an officer notifies crossings at their own office only")
+    office = load_catalog().office(office_code)
+    if office is None or not ({"border", "transit"} & set(office.roles)):
+        raise ValidationFailed([FieldError("body.office_code", f"{office_code} is not a border office")])
+    movement, target, _ = await _transition(session, principal, ref, Action.NOTIFY_CROSSING)
+    before, now = movement.status, utcnow()
+    at = data.at or now
+    if at > now + timedelta(minutes=5):
+        raise ValidationFailed([FieldError("body.at", "a crossing cannot be in the future")])
+    movement.status = target.value
+    planned = office_code in movement.transit_offices
+    _event(
+        session,
+        movement,
+        principal,
+        "crossing",
+        at=at,
+        office=office_code,
+        details={"country": office.country, "border_with": office.border_with, "planned": planned},
+    )
+    _audit(session, principal, movement, "notify_crossing", before, {"office": office_code})
+    return movement
+
+
+async def record_incident(
+    session: AsyncSession, principal: Principal, ref: str, data: schemas.Incident
+) -> Movement:
+    """Record an incident en route: an accident, a transhipment, a broken seal."""
+    movement, target, _ = await _transition(session, principal, ref, Action.RECORD_INCIDENT)
+    before, now = movement.status, utcnow()
+    details: dict[str, Any] = {"kind": data.kind.value}
+    if data.lat is not None and data.lon is not None:
+        details["position"] = {"lat": data.lat, "lon": data.lon}
+    if data.kind is schemas.IncidentKind.TRANSHIPMENT:
+        if data.new_vehicle is None:
+            raise ValidationFailed([FieldError("body.new_vehicle", "a transhipment names the new vehicle")])
+        for v in await repository.vehicles_of(session, movement.id):
+            v.active = False
+        plate = normalise_plate(data.new_vehicle.plate)
+        session.add(MovementVehicle(movement_id=movement.id, plate=plate, country=data.new_vehicle.country))
+        details["new_vehicle"] = {"plate": plate, "country": data.new_vehicle.country}
+    declared = await repository.seals_of(session, movement.id)
+    if data.kind is schemas.IncidentKind.SEAL_BROKEN:
+        broken = next((s for s in declared if s.serial == data.seal_serial), None)
+        if broken is None:
+            raise ValidationFailed([FieldError("body.seal_serial", "name a seal of this movement")])
+        broken.status = SealStatus.BROKEN.value
+        seal = await parties_repo.seal_by_serial(session, broken.serial)
+        if seal is not None:
+            seal.status = SealStatus.BROKEN.value
+        details["seal"] = broken.serial
+    if data.new_seals:
+        fresh = await parties_repo.seals_by_serials(session, data.new_seals, lock=True)
+        found = {s.serial: s for s in fresh}
+        bad = [
+            FieldError(f"body.new_seals[{i}]", f"seal {serial} is not registered and available")
+            for i, serial in enumerate(data.new_seals)
+            if serial not in found or found[serial].status != SealStatus.AVAILABLE.value
+        ]
+        if bad:
+            raise ValidationFailed(bad)
+        for serial in data.new_seals:
+            found[serial].status, found[serial].movement_id = SealStatus.ARMED.value, movement.id
+            session.add(MovementSeal(movement_id=movement.id, serial=serial, status=SealStatus.ARMED.value))
+        details["new_seals"] = list(data.new_seals)
+    movement.status = target.value
+    _event(
+        session,
+        movement,
+        principal,
+        "incident",
+        at=data.at or now,
+        office=principal.office_code,
+        details=details,
+        note=data.description,
+    )
+    _audit(session, principal, movement, "record_incident", before, details)
+    return movement
+
+
+async def arrive(session: AsyncSession, principal: Principal, ref: str, data: schemas.Note) -> Movement:
+    """Record the goods' arrival at the office of destination."""
+    movement, target, _ = await _transition(session, principal, ref, Action.ARRIVE)
+    before, now = movement.status, utcnow()
+    late = movement.time_limit is not None and now > movement.time_limit
+    movement.status, movement.arrived_at = target.value, now
+    _event(
+        session,
+        movement,
+        principal,
+        "arrived",
+        at=now,
+        office=movement.destination_office,
+        details={"late": late},
+        note=data.note,
+    )
+    _audit(session, principal, movement, "arrive", before, {"late": late})
+    return movement
+
+
+async def record_unloading(
+    session: AsyncSession, principal: Principal, ref: str, data: schemas.UnloadingRemarks
+) -> Movement:
+    """Record the unloading remarks, with or without discrepancies."""
+    if data.discrepancies and not data.remarks:
+        raise ValidationFailed([FieldError("body.remarks", "discrepancies need at least one remark")])
+    movement, target, _ = await _transition(
+        session, principal, ref, Action.RECORD_UNLOADING, discrepancies=data.discrepancies
+    )
+    for i, remark in enumerate(data.remarks):
+        if remark.item_number is not None and remark.item_number > movement.item_count:
+            raise ValidationFailed([FieldError(f"body.remarks[{i}].item_number", "no such item")])
+    before, now = movement.status, utcnow()
+    movement.status = target.value
+    remarks = [r.model_dump(mode="json") for r in data.remarks]
+    _event(
+        session,
+        movement,
+        principal,
+        "unloading_remarks",
+        at=now,
+        office=movement.destination_office,
+        details={"discrepancies": data.discrepancies, "remarks": remarks},
+        note=data.note,
+    )
+    _audit(session, principal, movement, "record_unloading", before, {"discrepancies": data.discrepancies})
+    return movement
+
+
+async def _free_seals(session: AsyncSession, movement: Movement) -> None:
+    declared = await repository.seals_of(session, movement.id)
+    seals = await parties_repo.seals_by_serials(session, [s.serial for s in declared])
+    for seal in seals:
+        if seal.movement_id == movement.id:
+            seal.movement_id = None
+            if seal.status == SealStatus.ARMED.value:
+                seal.status = SealStatus.AVAILABLE.value
+    for ms in declared:
+        if ms.status == SealStatus.ARMED.value:
+            ms.status = "removed"
+
+
+async def discharge(
+    session: AsyncSession, principal: Principal, ref: str, data: schemas.Discharge
+) -> Movement:
+    """Discharge the procedure: the guarantee's reservation is released and the seals removed."""
+    movement, target, _ = await _transition(session, principal, ref, Action.DISCHARGE)
+    if movement.status == Status.DISCREPANCIES.value and not data.resolution:
+        raise ValidationFailed(
+            [FieldError("body.resolution", "discharge after discrepancies needs their resolution")]
+        )
+    before, now = movement.status, utcnow()
+    await repository.release_reservation(
+        session, movement.guarantee_id, movement.reserved_amount, recovered=False
+    )
+    await _free_seals(session, movement)
+    movement.status, movement.discharged_at = target.value, now
+    _event(
+        session,
+        movement,
+        principal,
+        "discharged",
+        at=now,
+        office=movement.destination_office,
+        details={"released": str(movement.reserved_amount)},
+        note=data.resolution,
+    )
+    _audit(session, principal, movement, "discharge", before, {"released": movement.reserved_amount})
+    return movement
+
+
+async def open_enquiry(session: AsyncSession, principal: Principal, ref: str, data: schemas.Note) -> Movement:
+    """Open an enquiry into a movement that has not arrived within its time limit."""
+    movement, target, _ = await _transition(session, principal, ref, Action.OPEN_ENQUIRY)
+    now = utcnow()
+    if movement.time_limit is None or now <= movement.time_limit:
+        raise Conflict(f"the time limit ({movement.time_limit}) has not passed; no enquiry yet")
+    return _enquire(session, principal, movement, target, now, data.note)
+
+
+def _enquire(
+    session: AsyncSession, principal: Principal, movement: Movement, target: Status, now: datetime, note: str
+) -> Movement:
+    before = movement.status
+    movement.status = target.value
+    _event(
+        session,
+        movement,
+        principal,
+        "enquiry",
+        at=now,
+        office=movement.departure_office,
+        details={"time_limit": movement.time_limit.isoformat() if movement.time_limit else None},
+        note=note,
+    )
+    _audit(session, principal, movement, "open_enquiry", before)
+    return movement
+
+
+async def recover(session: AsyncSession, principal: Principal, ref: str, data: schemas.Note) -> Movement:
+    """Recover the duties and taxes at stake from the guarantee (non-arrival, or missing goods)."""
+    movement, target, _ = await _transition(session, principal, ref, Action.RECOVER)
+    before, now = movement.status, utcnow()
+    await repository.release_reservation(
+        session, movement.guarantee_id, movement.reserved_amount, recovered=True
+    )
+    await _free_seals(session, movement)
+    movement.status = target.value
+    _event(
+        session,
+        movement,
+        principal,
+        "recovered",
+        at=now,
+        office=movement.departure_office,
+        details={"recovered": str(movement.reserved_amount), "currency": movement.amount_currency},
+        note=data.note,
+    )
+    _audit(session, principal, movement, "recover", before, {"recovered": movement.reserved_amount})
+    return movement
+
+
+async def open_overdue_enquiries(session: AsyncSession, limit: int = 500) -> list[str]:
+    """Open enquiries for every movement under way past its time limit; give their MRNs."""
+    system = Principal(subject="system:enquiry", name="non-arrival watch", role=Role.ADMINISTRATOR)
+    now = utcnow()
+    opened: list[str] = []
+    for movement in await repository.overdue(
+        session, now, [Status.RELEASED.value, Status.EN_ROUTE.value], limit
+    ):
+        target = next_status(Status(movement.status), Action.OPEN_ENQUIRY)
+        _enquire(session, system, movement, target, now, "time limit passed without arrival")
+        opened.append(movement.mrn or str(movement.id))
+    return opened

@@ -1,0 +1,200 @@
+"""The transit procedure end to end over HTTP, on every configured database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import httpx
+from sqlalchemy import update
+from tests.conftest import Backend
+from tests.support.builders import (
+    BREST,
+    KRASNOYE,
+    MOSCOW,
+    REDKI,
+    declaration,
+    ok,
+    world,
+)
+
+from tamga.models import Movement
+from tamga.transit.mrn import is_valid_mrn
+
+
+async def test_brest_smolensk_moscow_through_every_state(http: httpx.AsyncClient) -> None:
+    w = await world(http)
+    m = ok(await http.post("/api/v1/movements", json=declaration(w), headers=w.declarant), 201)
+    assert m["status"] == "lodged" and m["mrn"] is None
+    assert Decimal(m["amount_at_stake"]) > 0 and m["amount_currency"] == "RUB"
+    assert Decimal(m["route_length_km"]) > Decimal(900)  # Brest - Minsk - Smolensk - Moscow is ~1,050 km
+    ref = str(m["id"])
+
+    m = ok(await http.post(f"/api/v1/movements/{ref}/accept", headers=w.officer(BREST)))
+    assert m["status"] == "accepted" and is_valid_mrn(m["mrn"]) and m["mrn"][2:4] == "BY"
+    assert m["registration_number"].startswith(f"{BREST}/")
+    mrn = m["mrn"]
+
+    g_before = ok(await http.get(f"/api/v1/guarantees/{w.grn}", headers=w.declarant))
+    m = ok(await http.post(f"/api/v1/movements/{mrn}/release", json={}, headers=w.officer(BREST)))
+    assert m["status"] == "released"
+    assert datetime.fromisoformat(m["time_limit"]) > datetime.now(UTC) + timedelta(days=2)
+    assert m["seals"] == [{"serial": w.seals[0], "status": "armed"}]
+    g = ok(await http.get(f"/api/v1/guarantees/{w.grn}", headers=w.declarant))
+    assert Decimal(g["reserved_amount"]) == Decimal(g_before["reserved_amount"]) + Decimal(
+        m["reserved_amount"]
+    )
+
+    for office in (REDKI, KRASNOYE):
+        m = ok(await http.post(f"/api/v1/movements/{mrn}/crossings", json={}, headers=w.officer(office)))
+        assert m["status"] == "en_route"
+    m = ok(await http.post(f"/api/v1/movements/{mrn}/arrival", json={}, headers=w.officer(MOSCOW)))
+    assert m["status"] == "arrived"
+    m = ok(
+        await http.post(
+            f"/api/v1/movements/{mrn}/unloading-remarks",
+            json={"discrepancies": False},
+            headers=w.officer(MOSCOW),
+        )
+    )
+    assert m["status"] == "unloaded"
+    m = ok(await http.post(f"/api/v1/movements/{mrn}/discharge", json={}, headers=w.officer(MOSCOW)))
+    assert m["status"] == "discharged"
+
+    g = ok(await http.get(f"/api/v1/guarantees/{w.grn}", headers=w.declarant))
+    assert Decimal(g["reserved_amount"]) == Decimal(g_before["reserved_amount"])
+    full = ok(await http.get(f"/api/v1/movements/{mrn}", headers=w.declarant))
+    kinds = [e["kind"] for e in full["events"]]
+    assert kinds == [
+        "lodged",
+        "accepted",
+        "released",
+        "crossing",
+        "crossing",
+        "arrived",
+        "unloading_remarks",
+        "discharged",
+    ]
+    crossing = full["events"][3]
+    assert crossing["office_code"] == REDKI and crossing["details"]["border_with"] == "RU"
+    seals = ok(await http.get("/api/v1/seals", headers=w.carrier))["items"]
+    assert {s["serial"]: s["status"] for s in seals}[w.seals[0]] == "available"
+
+    pdf = await http.get(f"/api/v1/movements/{mrn}/document", headers=w.declarant)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+
+
+async def test_illegal_transition_is_409_naming_allowed_states(http: httpx.AsyncClient) -> None:
+    w = await world(http)
+    m = ok(await http.post("/api/v1/movements", json=declaration(w), headers=w.declarant), 201)
+    r = await http.post(f"/api/v1/movements/{m['id']}/release", json={}, headers=w.officer(BREST))
+    assert r.status_code == 409
+    problem = r.json()
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert problem["allowed_from"] == ["accepted"] and "lodged" in problem["detail"]
+    r = await http.post(f"/api/v1/movements/{m['id']}/discharge", json={}, headers=w.officer(MOSCOW))
+    assert r.status_code == 409 and r.json()["allowed_from"] == ["unloaded", "discrepancies"]
+    r = await http.post(f"/api/v1/movements/{m['id']}/accept", headers=w.officer(KRASNOYE))
+    assert r.status_code == 403  # not the office of departure
+
+
+async def test_rejection_and_invalidation(http: httpx.AsyncClient) -> None:
+    w = await world(http)
+    m = ok(await http.post("/api/v1/movements", json=declaration(w), headers=w.declarant), 201)
+    m = ok(
+        await http.post(
+            f"/api/v1/movements/{m['id']}/reject", json={"reasons": ["CMR missing"]}, headers=w.officer(BREST)
+        )
+    )
+    assert m["status"] == "rejected" and m["rejection"] == [{"reason": "CMR missing"}]
+    r = await http.post(f"/api/v1/movements/{m['id']}/accept", headers=w.officer(BREST))
+    assert r.status_code == 409
+
+    m = ok(await http.post("/api/v1/movements", json=declaration(w), headers=w.declarant), 201)
+    m = ok(await http.post(f"/api/v1/movements/{m['id']}/accept", headers=w.officer(BREST)))
+    m = ok(
+        await http.post(
+            f"/api/v1/movements/{m['mrn']}/invalidate", json={"note": "wrong truck"}, headers=w.declarant
+        )
+    )
+    assert m["status"] == "invalidated"
+    r = await http.post(f"/api/v1/movements/{m['mrn']}/release", json={}, headers=w.officer(BREST))
+    assert r.status_code == 409
+
+
+async def test_incidents_and_discrepancies(http: httpx.AsyncClient) -> None:
+    w = await world(http, seals=3)
+    m = ok(await http.post("/api/v1/movements", json=declaration(w), headers=w.declarant), 201)
+    mrn = ok(await http.post(f"/api/v1/movements/{m['id']}/accept", headers=w.officer(BREST)))["mrn"]
+    ok(await http.post(f"/api/v1/movements/{mrn}/release", json={}, headers=w.officer(BREST)))
+    incident = {
+        "kind": "seal_broken",
+        "description": "seal found cut at Redki",
+        "seal_serial": w.seals[0],
+        "new_seals": [w.seals[1]],
+    }
+    m = ok(await http.post(f"/api/v1/movements/{mrn}/incidents", json=incident, headers=w.officer(REDKI)))
+    assert {s["serial"]: s["status"] for s in m["seals"]} == {w.seals[0]: "broken", w.seals[1]: "armed"}
+    tranship = {
+        "kind": "transhipment",
+        "description": "tractor broke down",
+        "new_vehicle": {"plate": "B777OP67", "country": "RU"},
+    }
+    m = ok(await http.post(f"/api/v1/movements/{mrn}/incidents", json=tranship, headers=w.officer(KRASNOYE)))
+    assert m["vehicles"] == [{"plate": "B777OP67", "country": "RU"}]
+    r = await http.post(
+        f"/api/v1/movements/{mrn}/incidents",
+        json={"kind": "transhipment", "description": "x"},
+        headers=w.officer(KRASNOYE),
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.new_vehicle"
+
+    ok(await http.post(f"/api/v1/movements/{mrn}/arrival", json={}, headers=w.officer(MOSCOW)))
+    remarks = {
+        "discrepancies": True,
+        "remarks": [{"item_number": 2, "kind": "missing", "description": "2 pallets short"}],
+    }
+    m = ok(
+        await http.post(f"/api/v1/movements/{mrn}/unloading-remarks", json=remarks, headers=w.officer(MOSCOW))
+    )
+    assert m["status"] == "discrepancies"
+    r = await http.post(f"/api/v1/movements/{mrn}/discharge", json={}, headers=w.officer(MOSCOW))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.resolution"
+    m = ok(
+        await http.post(
+            f"/api/v1/movements/{mrn}/discharge",
+            json={"resolution": "duties paid on shortfall"},
+            headers=w.officer(MOSCOW),
+        )
+    )
+    assert m["status"] == "discharged"
+
+
+async def test_non_arrival_enquiry_and_recovery(http: httpx.AsyncClient, backend: Backend) -> None:
+    w = await world(http, guarantee_amount="5000000")
+    m = ok(await http.post("/api/v1/movements", json=declaration(w), headers=w.declarant), 201)
+    mrn = ok(await http.post(f"/api/v1/movements/{m['id']}/accept", headers=w.officer(BREST)))["mrn"]
+    m = ok(await http.post(f"/api/v1/movements/{mrn}/release", json={}, headers=w.officer(BREST)))
+    reserved = Decimal(m["reserved_amount"])
+    r = await http.post(f"/api/v1/movements/{mrn}/enquiry", json={}, headers=w.officer(BREST))
+    assert r.status_code == 409  # the time limit has not passed
+
+    async with backend.db.session() as session:  # time passes: the limit is now behind us
+        await session.execute(
+            update(Movement)
+            .where(Movement.mrn == mrn)
+            .values(time_limit=datetime.now(UTC) - timedelta(hours=1))
+        )
+        await session.commit()
+    m = ok(
+        await http.post(
+            f"/api/v1/movements/{mrn}/enquiry", json={"note": "no arrival"}, headers=w.officer(BREST)
+        )
+    )
+    assert m["status"] == "enquiry"
+    m = ok(await http.post(f"/api/v1/movements/{mrn}/recovery", json={}, headers=w.officer(BREST)))
+    assert m["status"] == "recovered"
+    g = ok(await http.get(f"/api/v1/guarantees/{w.grn}", headers=w.declarant))
+    assert Decimal(g["recovered_amount"]) == reserved and Decimal(g["reserved_amount"]) == 0
+    assert Decimal(g["balance"]) == Decimal("5000000") - reserved
