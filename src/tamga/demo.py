@@ -64,6 +64,7 @@ class DemoWorld:
     """What the seed made: ids and logins the demo flow uses."""
 
     operators: dict[str, int] = field(default_factory=dict)
+    names: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # key -> (name, country, tax id)
     guarantees: dict[str, tuple[str, str]] = field(default_factory=dict)  # holder -> (grn, access code)
     seals: list[str] = field(default_factory=list)
     carrier_id: int = 0
@@ -100,6 +101,7 @@ async def seed(session: AsyncSession, rng: random.Random) -> DemoWorld:
     }
     for key, spec in specs.items():
         world.operators[key] = (await parties.register_operator(session, SYSTEM, spec)).id
+        world.names[key] = (spec.name, spec.country, spec.tax_id)
     world.carrier_id = world.operators["carrier"]
     await auth_service.create_user(
         session, None, username="admin", password=DEMO_PASSWORD, role=Role.ADMINISTRATOR
@@ -190,11 +192,8 @@ def declaration(world: DemoWorld, n: int, rng: random.Random, seal: str) -> dict
                 "origin": origin,
             }
         )
-    consignee = (
-        {"name": "OOO Smolensk Logistic Trade", "country": "RU", "identifier": None}
-        if holder == "ru"
-        else {"name": "OAO Minsk Import", "country": "BY", "identifier": None}
-    )
+    name, country, tax_id = world.names[holder]
+    consignee = {"name": name, "country": country, "identifier": tax_id}
     return {
         "lrn": f"DEMO-{n:05d}-{rng.randrange(10**6):06d}",
         "carrier_id": world.carrier_id,

@@ -79,9 +79,11 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
     """Give an async engine for the URL, configured for its dialect."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        pooling: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0)
+            pooling = {"pool_size": pool_size, "max_overflow": 0}
+        engine = create_async_engine(url, echo=echo, **pooling)
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
