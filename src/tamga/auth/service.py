@@ -193,7 +193,10 @@ async def create_api_key(
         created_at=utcnow(),
     )
     session.add(row)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ValidationFailed([FieldError("body.operator_id", "no such operator")]) from exc
     audit.record(
         session,
         actor=actor.subject if actor else "system:cli",

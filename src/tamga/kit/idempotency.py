@@ -89,6 +89,17 @@ class IdempotencyMiddleware:
         status = 500
         content_type = "application/json"
         chunks: list[bytes] = []
+        settled = False
+
+        async def settle() -> None:
+            nonlocal settled
+            if settled:
+                return
+            settled = True
+            if status >= 500 or status == 401:
+                await self._forget(db, principal, key)
+            else:
+                await self._store(db, principal, key, status, content_type, b"".join(chunks))
 
         async def capture(message: Message) -> None:
             nonlocal status, content_type
@@ -99,6 +110,9 @@ class IdempotencyMiddleware:
                         content_type = value.decode("latin-1")
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # settle before the client has the whole response, so a retry finds the outcome
+                    await settle()
             await send(message)
 
         try:
@@ -106,10 +120,7 @@ class IdempotencyMiddleware:
         except BaseException:
             await self._forget(db, principal, key)
             raise
-        if status >= 500 or status == 401:
-            await self._forget(db, principal, key)
-        else:
-            await self._store(db, principal, key, status, content_type, b"".join(chunks))
+        await settle()
 
     async def _reserve(self, db: Database, principal: str, key: str, fingerprint: str) -> ASGIApp | None:
         """Reserve the key, or give the response that answers a repeat of it."""

@@ -6,6 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tamga.kit.schemas import Text
 from tamga.parties.domain import AeoStatus, SealOperator, SealProtocol, SealStatus
 
 Iso2 = Field(pattern=r"^[A-Z]{2}$")
@@ -15,15 +16,15 @@ class OperatorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     country: str = Field(pattern=r"^(RU|BY)$", description="RU or BY")
-    name: str = Field(min_length=1, max_length=300)
+    name: Text = Field(min_length=1, max_length=300)
     tax_id: str = Field(min_length=9, max_length=12, description="INN (RU, 10 or 12 digits) or UNP (BY)")
     kpp: str | None = Field(default=None, max_length=9)
     ogrn: str | None = Field(default=None, max_length=15)
-    address: str = Field(default="", max_length=500)
+    address: Text = Field(default="", max_length=500)
     region: str | None = Field(default=None, pattern=r"^(RU|BY)-[A-Z0-9]{1,3}$")
     is_carrier: bool = False
     aeo_status: AeoStatus = AeoStatus.NONE
-    aeo_certificate: str | None = Field(default=None, max_length=50)
+    aeo_certificate: Text | None = Field(default=None, max_length=50)
 
 
 class Operator(BaseModel):
@@ -46,7 +47,7 @@ class Operator(BaseModel):
 class VehicleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    plate: str = Field(min_length=2, max_length=20)
+    plate: Text = Field(min_length=2, max_length=20)
     country: str = Field(pattern=r"^[A-Z]{2}$")
     kind: str = Field(default="tractor", pattern=r"^(tractor|trailer|semi_trailer|rigid)$")
     carrier_id: int | None = Field(default=None, ge=1, description="administrators only")
@@ -68,9 +69,9 @@ class SealCreate(BaseModel):
     serial: str = Field(min_length=4, max_length=40, pattern=r"^[A-Za-z0-9-]+$")
     national_operator: SealOperator
     protocol: SealProtocol
-    device_id: str = Field(min_length=1, max_length=40, description="IMEI or terminal id")
+    device_id: Text = Field(min_length=1, max_length=40, description="IMEI or terminal id")
     device_secret: str = Field(min_length=8, max_length=200, description="device credential; kept hashed")
-    model: str = Field(default="generic", max_length=60)
+    model: Text = Field(default="generic", max_length=60)
     carrier_id: int | None = Field(default=None, ge=1, description="administrators only")
 
 

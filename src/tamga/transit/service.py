@@ -6,8 +6,10 @@ import hashlib
 import hmac
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamga.audit import service as audit
@@ -187,8 +189,9 @@ async def lodge(
         or (guarantee.valid_until is not None and guarantee.valid_until < now.date())
     ):
         errors.append(FieldError("body.guarantee.grn", "the guarantee is not valid today"))
+    registered = {s.serial: s for s in await parties_repo.seals_by_serials(session, decl.seals)}
     for i, serial in enumerate(decl.seals):
-        seal = await parties_repo.seal_by_serial(session, serial)
+        seal = registered.get(serial)
         if seal is None:
             errors.append(FieldError(f"body.seals[{i}]", f"no registered seal {serial}"))
         elif seal.carrier_id != decl.carrier_id:
@@ -240,7 +243,14 @@ async def lodge(
         )
     ]
     session.add(movement)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent lodging of the same LRN committed first
+        if "uq_movements_holder_id_lrn" not in str(exc.orig):
+            raise
+        raise Conflict(
+            f"a movement with LRN {decl.lrn} was already lodged", errors=[FieldError("body.lrn", "taken")]
+        ) from exc
     for role, code in _office_roles(decl):
         office = catalog.office(code)
         assert office is not None
@@ -383,6 +393,12 @@ async def view(session: AsyncSession, movement: Movement, *, full: bool) -> sche
 # --- the lifecycle --------------------------------------------------------------------------------
 
 
+@cache
+def _border_offices() -> frozenset[str]:
+    """Give the codes of the offices where a crossing can be notified."""
+    return frozenset(o.code for o in load_catalog().offices() if {"border", "transit"} & o.roles)
+
+
 async def _transition(
     session: AsyncSession,
     principal: Principal,
@@ -393,8 +409,7 @@ async def _transition(
 ) -> tuple[Movement, Status, MovementScope]:
     """Load, scope, authorise and check an action; give the movement, its next state and scope."""
     movement, scope = await get_visible(session, principal, ref, lock=True)
-    border = [o.code for o in load_catalog().offices() if "border" in o.roles or "transit" in o.roles]
-    authorise(principal, action, scope, border)
+    authorise(principal, action, scope, _border_offices())
     target = next_status(Status(movement.status), action, discrepancies=discrepancies)
     return movement, target, scope
 

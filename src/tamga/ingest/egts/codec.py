@@ -1,0 +1,584 @@
+"""EGTS transport and service layers: split a TCP stream into packets, decode them, answer them.
+
+Pure functions over bytes: no sockets, no clock. Decoding raises nothing but `EgtsError`, whose
+`result_code` is the processing result to answer with. A packet is checked in the order the
+specification gives (Order No. 285, annex 6, transport-layer processing): protocol version and prefix
+(EGTS_PC_UNS_PROTOCOL), header length (EGTS_PC_INC_HEADERFORM), header checksum
+(EGTS_PC_HEADERCRC_ERROR), then the frame length (EGTS_PC_INVDATALEN), the data checksum
+(EGTS_PC_DATACRC_ERROR), encryption (EGTS_PC_DECRYPT_ERROR), compression (EGTS_PC_INC_DATAFORM) and the
+packet type (EGTS_PC_UNS_TYPE). Only then are records and subrecords read; a record or subrecord that
+overruns its container is EGTS_PC_INVDATALEN, a subrecord too short for its own fields EGTS_PC_INC_DATAFORM.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum
+from typing import Final
+
+from tamga.ingest.egts.crc import crc8, crc16
+from tamga.ingest.egts.errors import EgtsError, ResultCode
+from tamga.ingest.egts.subrecords import (
+    SERVICE_AUTH,
+    SERVICE_TELEDATA,
+    AbsAnSensData,
+    AbsDigSensData,
+    AdSensorsData,
+    CountersData,
+    ExtPosData,
+    LiquidLevelSensor,
+    PosData,
+    RecordResponse,
+    StateData,
+    Subrecord,
+    TermIdentity,
+    decode_subrecord,
+    egts_seconds,
+    egts_time,
+    encode_subrecord,
+)
+from tamga.ingest.fix import Fix
+
+__all__ = [
+    "EgtsError",
+    "EgtsPacket",
+    "EgtsRecord",
+    "PacketType",
+    "ResultCode",
+    "TransportHeader",
+    "confirmations",
+    "decode_packet",
+    "decode_packets",
+    "encode_auth_packet",
+    "encode_packet",
+    "encode_position_packet",
+    "encode_record",
+    "encode_response",
+    "packets_to_fixes",
+    "records_to_fixes",
+    "split_frames",
+]
+
+PROTOCOL_VERSION: Final = 0x01
+HEADER_LENGTH: Final = 11
+ROUTED_HEADER_LENGTH: Final = 16
+MAX_FRAME_DATA: Final = 0xFFFF
+
+Confirmation = tuple[int, int] | tuple[int, int, int]
+"""(record number, result) or (record number, result, service) of one record to confirm."""
+
+
+class PacketType(IntEnum):
+    """PT of the transport header."""
+
+    RESPONSE = 0
+    APPDATA = 1
+    SIGNED_APPDATA = 2
+
+
+@dataclass(frozen=True, slots=True)
+class TransportHeader:
+    """The transport-layer header of one packet (PRV .. HCS)."""
+
+    version: int
+    security_key_id: int
+    route: bool
+    encryption: int
+    compressed: bool
+    priority: int
+    header_length: int
+    header_encoding: int
+    frame_data_length: int
+    pid: int
+    packet_type: int
+    peer_address: int | None = None
+    recipient_address: int | None = None
+    ttl: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EgtsRecord:
+    """One service data record (SDR): its header and its subrecords."""
+
+    number: int
+    source_service: int
+    recipient_service: int
+    subrecords: tuple[Subrecord, ...]
+    object_id: int | None = None
+    event_id: int | None = None
+    time: datetime | None = None
+    source_on_device: bool = False
+    recipient_on_device: bool = False
+    group: bool = False
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EgtsPacket:
+    """A decoded transport packet. A RESPONSE also carries the PID it answers and its processing result."""
+
+    header: TransportHeader
+    records: tuple[EgtsRecord, ...]
+    response_to_pid: int | None = None
+    result: int | None = None
+    signature: bytes | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.header.pid
+
+    @property
+    def packet_type(self) -> int:
+        return self.header.packet_type
+
+
+def _frame_length(buf: bytes | bytearray | memoryview, start: int) -> int | None:
+    """The length of the frame at `start`, or None until enough bytes are there to know it.
+
+    Checks what can be checked on the way (version and prefix, header length, header checksum), so that a
+    garbage header is refused as soon as it is seen and a frame length is never taken from a corrupt header.
+    """
+    avail = len(buf) - start
+    if avail < 1:
+        return None
+    if buf[start] != PROTOCOL_VERSION:
+        raise EgtsError(ResultCode.UNS_PROTOCOL, f"protocol version {buf[start]}, not {PROTOCOL_VERSION}")
+    if avail < 3:
+        return None
+    if buf[start + 2] & 0xC0:
+        raise EgtsError(ResultCode.UNS_PROTOCOL, f"header prefix {buf[start + 2] >> 6}, not 0")
+    if avail < 4:
+        return None
+    hl = buf[start + 3]
+    if hl not in (HEADER_LENGTH, ROUTED_HEADER_LENGTH):
+        raise EgtsError(ResultCode.INC_HEADERFORM, f"header length {hl}, not 11 or 16")
+    if avail < hl:
+        return None
+    if crc8(buf[start : start + hl - 1]) != buf[start + hl - 1]:
+        raise EgtsError(ResultCode.HEADERCRC_ERROR, "header checksum (HCS) does not match")
+    fdl = buf[start + 5] | buf[start + 6] << 8
+    return hl + fdl + (2 if fdl else 0)
+
+
+def split_frames(buffer: bytes | bytearray | memoryview) -> tuple[list[bytes], bytes]:
+    """The complete frames at the head of a TCP byte stream, and the bytes left for the next read.
+
+    Never raises on a frame that is only incomplete. Raises `EgtsError` when the next frame's header is
+    garbage (wrong version or prefix, impossible header length, header checksum mismatch) and no complete
+    frame precedes it; frames before a bad one are returned first, and the next call raises. After an
+    error the stream cannot be resynchronised: answer, then close the connection.
+    """
+    frames: list[bytes] = []
+    pos = 0
+    while True:
+        try:
+            length = _frame_length(buffer, pos)
+        except EgtsError:
+            if frames:
+                break
+            raise
+        if length is None or len(buffer) - pos < length:
+            break
+        frames.append(bytes(buffer[pos : pos + length]))
+        pos += length
+    return frames, bytes(buffer[pos:])
+
+
+def _read_header(frame: bytes) -> TransportHeader:
+    n = len(frame)
+    if n == 0:
+        raise EgtsError(ResultCode.INC_HEADERFORM, "empty packet")
+    if frame[0] != PROTOCOL_VERSION:
+        raise EgtsError(ResultCode.UNS_PROTOCOL, f"protocol version {frame[0]}, not {PROTOCOL_VERSION}")
+    if n < 4:
+        raise EgtsError(ResultCode.INC_HEADERFORM, f"{n} bytes are not a transport header")
+    length = _frame_length(frame, 0)
+    if length is None:
+        raise EgtsError(ResultCode.INC_HEADERFORM, f"{n} bytes are shorter than the header length")
+    hl = frame[3]
+    flags = frame[2]
+    fdl, pid, pt = struct.unpack_from("<HHB", frame, 5)
+    route = bool(flags & 0x20)
+    if route != (hl == ROUTED_HEADER_LENGTH):
+        raise EgtsError(ResultCode.INC_HEADERFORM, f"RTE={int(route)} with header length {hl}", pid)
+    if frame[4] != 0:
+        raise EgtsError(ResultCode.INC_HEADERFORM, f"header encoding {frame[4]} is not supported", pid)
+    pra, rca, ttl = struct.unpack_from("<HHB", frame, 10) if route else (None, None, None)
+    return TransportHeader(
+        version=frame[0],
+        security_key_id=frame[1],
+        route=route,
+        encryption=(flags >> 3) & 0x03,
+        compressed=bool(flags & 0x04),
+        priority=flags & 0x03,
+        header_length=hl,
+        header_encoding=frame[4],
+        frame_data_length=fdl,
+        pid=pid,
+        packet_type=pt,
+        peer_address=pra,
+        recipient_address=rca,
+        ttl=ttl,
+    )
+
+
+def _read_subrecords(service: int, data: bytes, pid: int) -> tuple[Subrecord, ...]:
+    subrecords: list[Subrecord] = []
+    pos = 0
+    while pos < len(data):
+        if len(data) - pos < 3:
+            raise EgtsError(ResultCode.INVDATALEN, f"{len(data) - pos} bytes left, no subrecord header", pid)
+        srt, srl = data[pos], data[pos + 1] | data[pos + 2] << 8
+        start = pos + 3
+        if start + srl > len(data):
+            raise EgtsError(ResultCode.INVDATALEN, f"subrecord {srt} of {srl} bytes overruns its record", pid)
+        try:
+            subrecords.append(decode_subrecord(service, srt, data[start : start + srl]))
+        except EgtsError as error:
+            raise EgtsError(error.result_code, error.reason, pid) from None
+        pos = start + srl
+    return tuple(subrecords)
+
+
+def _read_records(data: bytes, pid: int) -> tuple[EgtsRecord, ...]:
+    records: list[EgtsRecord] = []
+    pos = 0
+    while pos < len(data):
+        if len(data) - pos < 7:
+            raise EgtsError(ResultCode.INVDATALEN, f"{len(data) - pos} bytes left, no record header", pid)
+        rl, rn, rfl = struct.unpack_from("<HHB", data, pos)
+        p = pos + 5
+        optional: list[int | None] = []
+        for bit in (0x01, 0x02, 0x04):  # OBFE: OID, EVFE: EVID, TMFE: TM
+            if rfl & bit:
+                if len(data) - p < 4:
+                    raise EgtsError(ResultCode.INVDATALEN, f"record {rn} header is cut short", pid)
+                optional.append(int.from_bytes(data[p : p + 4], "little"))
+                p += 4
+            else:
+                optional.append(None)
+        if len(data) - p < 2:
+            raise EgtsError(ResultCode.INVDATALEN, f"record {rn} header is cut short", pid)
+        sst, rst = data[p], data[p + 1]
+        p += 2
+        if p + rl > len(data):
+            raise EgtsError(ResultCode.INVDATALEN, f"record {rn} of {rl} bytes overruns the frame data", pid)
+        object_id, event_id, tm = optional
+        records.append(
+            EgtsRecord(
+                number=rn,
+                source_service=sst,
+                recipient_service=rst,
+                subrecords=_read_subrecords(sst, data[p : p + rl], pid),
+                object_id=object_id,
+                event_id=event_id,
+                time=egts_time(tm) if tm is not None else None,
+                source_on_device=bool(rfl & 0x80),
+                recipient_on_device=bool(rfl & 0x40),
+                group=bool(rfl & 0x20),
+                priority=(rfl >> 3) & 0x03,
+            )
+        )
+        pos = p + rl
+    return tuple(records)
+
+
+def decode_packet(frame: bytes | bytearray | memoryview) -> EgtsPacket:
+    """The packet in one complete frame; `EgtsError` with the processing result if it is refused."""
+    data = bytes(frame)
+    header = _read_header(data)
+    pid, hl, fdl = header.pid, header.header_length, header.frame_data_length
+    expected = hl + fdl + (2 if fdl else 0)
+    if len(data) != expected:
+        raise EgtsError(ResultCode.INVDATALEN, f"{len(data)} bytes, the header announces {expected}", pid)
+    sfrd = data[hl : hl + fdl]
+    if fdl and crc16(sfrd) != int.from_bytes(data[hl + fdl :], "little"):
+        raise EgtsError(ResultCode.DATACRC_ERROR, "frame data checksum (SFRCS) does not match", pid)
+    if header.encryption:
+        raise EgtsError(ResultCode.DECRYPT_ERROR, f"encryption algorithm {header.encryption}", pid)
+    if header.compressed:
+        raise EgtsError(ResultCode.INC_DATAFORM, "compressed frame data is not supported", pid)
+    if header.packet_type == PacketType.RESPONSE:
+        if fdl < 3:
+            raise EgtsError(ResultCode.INVDATALEN, "a RESPONSE needs RPID and PR", pid)
+        rpid, result = struct.unpack_from("<HB", sfrd)
+        return EgtsPacket(header, _read_records(sfrd[3:], pid), response_to_pid=rpid, result=result)
+    if header.packet_type == PacketType.APPDATA:
+        return EgtsPacket(header, _read_records(sfrd, pid))
+    if header.packet_type == PacketType.SIGNED_APPDATA:
+        if fdl < 2:
+            raise EgtsError(ResultCode.INVDATALEN, "a SIGNED_APPDATA needs SIGL", pid)
+        sigl = int.from_bytes(sfrd[:2], "little")
+        if 2 + sigl > fdl:
+            raise EgtsError(ResultCode.INVDATALEN, f"signature of {sigl} bytes overruns the frame data", pid)
+        records = _read_records(sfrd[2 + sigl :], pid)
+        return EgtsPacket(header, records, signature=sfrd[2 : 2 + sigl])
+    raise EgtsError(ResultCode.UNS_TYPE, f"packet type {header.packet_type}", pid)
+
+
+def decode_packets(frames: Iterable[bytes]) -> list[EgtsPacket | EgtsError]:
+    """Each frame decoded, in order: the packet, or the error to answer it with."""
+    results: list[EgtsPacket | EgtsError] = []
+    for frame in frames:
+        try:
+            results.append(decode_packet(frame))
+        except EgtsError as error:
+            results.append(error)
+    return results
+
+
+def confirmations(packet: EgtsPacket, result: int = ResultCode.OK) -> list[tuple[int, int, int]]:
+    """(record number, result, service) for every record of `packet`, ready for `encode_response`."""
+    return [(record.number, result, record.source_service) for record in packet.records]
+
+
+def _fix_from(device_id: str, record: EgtsRecord, pos: PosData, extras: Sequence[Subrecord]) -> Fix:
+    inputs = pos.digital_inputs
+    analog: dict[int, float] = {}
+    counters: dict[int, int] = {}
+    params: dict[str, int | float | str] = {
+        "odometer_km": pos.odometer_km,
+        "source": pos.source,
+        "moving": int(pos.moving),
+        "fix_3d": int(pos.fix_3d),
+    }
+    if pos.pz90:
+        params["coordinate_system"] = "PZ-90"
+    if pos.source_data is not None:
+        params["source_data"] = pos.source_data
+    if record.object_id is not None:
+        params["object_id"] = record.object_id
+    satellites: int | None = None
+    hdop: float | None = None
+    battery: float | None = None
+    for sub in extras:
+        if isinstance(sub, ExtPosData):
+            satellites, hdop = sub.satellites, sub.hdop
+            for name, value in (("vdop", sub.vdop), ("pdop", sub.pdop), ("nav_systems", sub.nav_systems)):
+                if value is not None:
+                    params[name] = value
+        elif isinstance(sub, AdSensorsData):
+            for k, octet in sub.digital_octets.items():
+                inputs = (inputs & ~(0xFF << 8 * k)) | octet << 8 * k
+            analog.update({k: float(v) for k, v in sub.analog.items()})
+            params["outputs"] = sub.outputs
+        elif isinstance(sub, CountersData):
+            counters.update(sub.counters)
+        elif isinstance(sub, StateData):
+            params.update(
+                state=sub.state,
+                power_main_v=sub.main_v,
+                power_backup_v=sub.backup_v,
+                power_internal_v=sub.internal_v,
+            )
+            # 0 V means "not measured" on the terminals seen so far, not an empty battery.
+            battery = sub.internal_v or sub.backup_v or None
+        elif isinstance(sub, AbsDigSensData):
+            params[f"din{sub.number}"] = sub.state
+            if sub.number >= 1:
+                bit = 1 << (sub.number - 1)
+                inputs = inputs | bit if sub.state else inputs & ~bit
+        elif isinstance(sub, AbsAnSensData):
+            analog[sub.number] = float(sub.value)
+        elif isinstance(sub, LiquidLevelSensor):
+            if sub.raw is not None:
+                params[f"lls{sub.number}_raw"] = sub.raw.hex()
+            elif sub.value is not None:
+                params[f"lls{sub.number}"] = sub.value
+            if sub.error:
+                params[f"lls{sub.number}_error"] = 1
+    return Fix(
+        device_id=device_id,
+        record_id=record.number,
+        time=pos.time,
+        lat=pos.lat,
+        lon=pos.lon,
+        speed_kmh=pos.speed_kmh,
+        course=pos.course,
+        altitude_m=float(pos.altitude_m) if pos.altitude_m is not None else None,
+        valid=pos.valid,
+        from_black_box=pos.from_black_box,
+        satellites=satellites,
+        hdop=hdop,
+        inputs=inputs,
+        analog=analog,
+        counters=counters,
+        battery_v=battery,
+        params=params,
+    )
+
+
+def records_to_fixes(packet: EgtsPacket, device_id: str) -> list[Fix]:
+    """One Fix per POS_DATA subrecord, in order, with the sensor subrecords of its record attached.
+
+    Invalid fixes (VLD = 0) are kept with `valid=False`: a seal that reports an opening without a
+    satellite fix still reports an opening.
+    """
+    fixes: list[Fix] = []
+    for record in packet.records:
+        positions = [sub for sub in record.subrecords if isinstance(sub, PosData)]
+        if not positions:
+            continue
+        extras = [sub for sub in record.subrecords if not isinstance(sub, PosData)]
+        fixes.extend(_fix_from(device_id, record, pos, extras) for pos in positions)
+    return fixes
+
+
+def packets_to_fixes(packets: Iterable[EgtsPacket], device_id: str) -> list[Fix]:
+    """The fixes of many packets of one device, in order."""
+    return [fix for packet in packets for fix in records_to_fixes(packet, device_id)]
+
+
+def encode_packet(
+    pid: int, packet_type: int, frame_data: bytes, *, priority: int = 0, security_key_id: int = 0
+) -> bytes:
+    """A transport packet (11-byte header, no routing, no encryption) around `frame_data`, with both CRCs."""
+    if len(frame_data) > MAX_FRAME_DATA:
+        raise ValueError("frame data longer than 65535 bytes")
+    header = struct.pack(
+        "<BBBBBHHB",
+        PROTOCOL_VERSION,
+        security_key_id,
+        priority & 0x03,
+        HEADER_LENGTH,
+        0,
+        len(frame_data),
+        pid & 0xFFFF,
+        packet_type,
+    )
+    header += bytes([crc8(header)])
+    if not frame_data:
+        return header
+    return header + frame_data + struct.pack("<H", crc16(frame_data))
+
+
+def encode_record(
+    number: int,
+    service: int,
+    subrecords: Iterable[Subrecord],
+    *,
+    object_id: int | None = None,
+    event_id: int | None = None,
+    time: datetime | None = None,
+    recipient_service: int | None = None,
+    from_device: bool = True,
+) -> bytes:
+    """One service data record (SDR) with its subrecords."""
+    data = b"".join(encode_subrecord(sub) for sub in subrecords)
+    if len(data) > 0xFFFF:
+        raise ValueError("record data longer than 65535 bytes")
+    flags = 0x80 if from_device else 0
+    optional = b""
+    if object_id is not None:
+        flags |= 0x01
+        optional += struct.pack("<I", object_id)
+    if event_id is not None:
+        flags |= 0x02
+        optional += struct.pack("<I", event_id)
+    if time is not None:
+        flags |= 0x04
+        optional += struct.pack("<I", egts_seconds(time))
+    rst = service if recipient_service is None else recipient_service
+    return struct.pack("<HHB", len(data), number & 0xFFFF, flags) + optional + bytes([service, rst]) + data
+
+
+def encode_response(
+    pid_answered: int,
+    result: int,
+    record_confirmations: Sequence[Confirmation],
+    own_pid: int,
+    *,
+    first_record_number: int = 0,
+) -> bytes:
+    """A RESPONSE packet to `pid_answered` with one RECORD_RESPONSE record per confirmed record.
+
+    Each confirmation is (record number, result) or (record number, result, service); the service
+    defaults to TELEDATA and should be the service of the record confirmed (see `confirmations`).
+    """
+    records = []
+    for i, confirmation in enumerate(record_confirmations):
+        service = confirmation[2] if len(confirmation) == 3 else SERVICE_TELEDATA
+        response = RecordResponse(confirmed_record=confirmation[0], result=confirmation[1])
+        records.append(encode_record(first_record_number + i, service, [response], from_device=False))
+    frame_data = struct.pack("<HB", pid_answered & 0xFFFF, result) + b"".join(records)
+    return encode_packet(own_pid, PacketType.RESPONSE, frame_data)
+
+
+def _subrecords_of(fix: Fix) -> list[Subrecord]:
+    inputs = fix.inputs or 0
+    if inputs < 0 or inputs >> 72:
+        raise ValueError("EGTS carries digital inputs 1..72")
+    subrecords: list[Subrecord] = [
+        PosData(
+            time=fix.time,
+            lat=fix.lat,
+            lon=fix.lon,
+            valid=fix.valid,
+            from_black_box=fix.from_black_box,
+            moving=bool(fix.speed_kmh),
+            speed_kmh=fix.speed_kmh or 0.0,
+            course=fix.course or 0,
+            digital_inputs=inputs & 0xFF,
+            altitude_m=round(fix.altitude_m) if fix.altitude_m is not None else None,
+        )
+    ]
+    if fix.satellites is not None or fix.hdop is not None:
+        subrecords.append(ExtPosData(hdop=fix.hdop, satellites=fix.satellites))
+    octets = {k: (inputs >> 8 * k) & 0xFF for k in range(1, 9) if (inputs >> 8 * k) & 0xFF}
+    low_analog = {k: round(v) for k, v in fix.analog.items() if 1 <= k <= 8}
+    if octets or low_analog:
+        subrecords.append(AdSensorsData(digital_octets=octets, analog=low_analog))
+    subrecords.extend(AbsAnSensData(k, round(v)) for k, v in sorted(fix.analog.items()) if not 1 <= k <= 8)
+    if fix.counters:
+        subrecords.append(CountersData(counters=dict(fix.counters)))
+    if fix.battery_v is not None:
+        subrecords.append(StateData(internal_v=fix.battery_v))
+    return subrecords
+
+
+def encode_position_packet(
+    pid: int, object_id: int, fixes: Sequence[Fix], *, first_record_number: int = 0
+) -> bytes:
+    """An APPDATA packet with one TELEDATA record per fix, as a terminal sends it.
+
+    Each record carries POS_DATA, and EXT_POS_DATA, AD_SENSORS_DATA / ABS_AN_SENS_DATA, COUNTERS_DATA and
+    STATE_DATA (battery as the internal battery voltage) when the fix has those values. The record number
+    is the fix's `record_id`, or `first_record_number + i` when it has none.
+    """
+    records = b"".join(
+        encode_record(
+            fix.record_id if fix.record_id is not None else first_record_number + i,
+            SERVICE_TELEDATA,
+            _subrecords_of(fix),
+            object_id=object_id,
+        )
+        for i, fix in enumerate(fixes)
+    )
+    return encode_packet(pid, PacketType.APPDATA, records)
+
+
+def encode_auth_packet(
+    pid: int,
+    terminal_id: int,
+    *,
+    imei: str | None = None,
+    imsi: str | None = None,
+    msisdn: str | None = None,
+    buffer_size: int | None = None,
+    home_dispatcher: int | None = None,
+    record_number: int = 0,
+) -> bytes:
+    """An APPDATA packet with one AUTH record carrying TERM_IDENTITY, as a terminal opens a session."""
+    identity = TermIdentity(
+        terminal_id=terminal_id,
+        home_dispatcher=home_dispatcher,
+        imei=imei,
+        imsi=imsi,
+        buffer_size=buffer_size,
+        msisdn=msisdn,
+    )
+    record = encode_record(record_number, SERVICE_AUTH, [identity], object_id=terminal_id)
+    return encode_packet(pid, PacketType.APPDATA, record)
