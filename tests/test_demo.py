@@ -20,7 +20,11 @@ def test_demo_lodges_releases_and_discharges(tmp_path: Path) -> None:
     tamga = Path(sys.executable).with_name("tamga")
     run = subprocess.run(
         [str(tamga), "demo", "--no-serve", "--movements", "3"],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.count("│ discharged │") == 3, run.stdout

@@ -34,7 +34,7 @@ class UserCreate(BaseModel):
     role: Role
     country: str | None = Field(default=None, pattern=r"^(RU|BY)$")
     office_code: str | None = Field(default=None, max_length=10)
-    operator_id: int | None = Field(default=None, ge=1)
+    operator_id: int | None = Field(default=None, ge=1, le=2**62)
 
 
 class User(BaseModel):
@@ -54,11 +54,11 @@ class User(BaseModel):
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     role: Role
     country: str | None = Field(default=None, pattern=r"^(RU|BY)$")
     office_code: str | None = Field(default=None, max_length=10)
-    operator_id: int | None = Field(default=None, ge=1)
+    operator_id: int | None = Field(default=None, ge=1, le=2**62)
 
 
 class ApiKeyCreated(BaseModel):

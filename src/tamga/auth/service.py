@@ -64,6 +64,8 @@ async def login(session: AsyncSession, settings: Settings, username: str, passwo
 
     The caller commits whatever the outcome, so failures are counted even when refused.
     """
+    if len(username) > 100 or any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in username):
+        raise ValidationFailed([FieldError("body.username", "not a username")])
     now = utcnow()
     row = await repository.throttle(session, username)
     if row is not None and row.locked_until is not None and row.locked_until > now:

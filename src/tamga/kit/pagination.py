@@ -36,6 +36,9 @@ def decode_cursor(cursor: str | None) -> int | None:
         kind, _, value = raw.partition(":")
         if kind != "id":
             raise ValueError(kind)
-        return int(value)
+        last_id = int(value)
+        if not 0 <= last_id <= 2**62:
+            raise ValueError(value)
+        return last_id
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise ValidationFailed([FieldError("query.cursor", "not a cursor this API issued")]) from exc

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, AwareDatetime, Field
 
 
 def _printable(value: str) -> str:
@@ -15,8 +16,17 @@ def _printable(value: str) -> str:
     return value
 
 
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("out of range in UTC") from None
+
+
 # Free text that the databases and documents can hold: no NUL or other control characters.
 Text = Annotated[str, AfterValidator(_printable)]
+# A timezone-aware instant, given back in UTC (the databases keep UTC).
+UtcDateTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 Iso2 = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code")]
 Iso4217 = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
 OfficeCode = Annotated[

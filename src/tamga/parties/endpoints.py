@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from tamga.auth.deps import CurrentPrincipal, require_roles
 from tamga.auth.domain import Principal, Role
@@ -45,7 +45,7 @@ async def list_operators(
 
 @router.get("/operators/{operator_id}", response_model=schemas.Operator)
 async def get_operator(
-    operator_id: int, session: SessionDep, principal: CurrentPrincipal
+    operator_id: Annotated[int, Path(le=2**62)], session: SessionDep, principal: CurrentPrincipal
 ) -> schemas.Operator:
     """Give one operator."""
     return schemas.Operator.model_validate(await service.get_operator(session, principal, operator_id))

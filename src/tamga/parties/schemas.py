@@ -50,7 +50,7 @@ class VehicleCreate(BaseModel):
     plate: Text = Field(min_length=2, max_length=20)
     country: str = Field(pattern=r"^[A-Z]{2}$")
     kind: str = Field(default="tractor", pattern=r"^(tractor|trailer|semi_trailer|rigid)$")
-    carrier_id: int | None = Field(default=None, ge=1, description="administrators only")
+    carrier_id: int | None = Field(default=None, ge=1, le=2**62, description="administrators only")
 
 
 class Vehicle(BaseModel):
@@ -72,7 +72,7 @@ class SealCreate(BaseModel):
     device_id: Text = Field(min_length=1, max_length=40, description="IMEI or terminal id")
     device_secret: str = Field(min_length=8, max_length=200, description="device credential; kept hashed")
     model: Text = Field(default="generic", max_length=60)
-    carrier_id: int | None = Field(default=None, ge=1, description="administrators only")
+    carrier_id: int | None = Field(default=None, ge=1, le=2**62, description="administrators only")
 
 
 class Seal(BaseModel):

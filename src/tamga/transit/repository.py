@@ -75,6 +75,8 @@ async def movement_by_ref(
 ) -> Movement | None:
     """Give a movement by MRN or id; `lock` holds its row until commit, `full` loads items and events."""
     stmt = select(Movement)
+    if not (ref.isascii() and ref.isalnum()):
+        return None
     if ref.isdigit() and len(ref) < 18:
         stmt = stmt.where(Movement.id == int(ref))
     else:

@@ -7,9 +7,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tamga.kit.schemas import Iso2, Iso4217, OfficeCode, Text
+from tamga.kit.schemas import Iso2, Iso4217, OfficeCode, Text, UtcDateTime
 from tamga.transit.domain import MAX_ITEMS, Status
 
 Mass = Annotated[Decimal, Field(ge=0, max_digits=13, decimal_places=3, description="kilograms")]
@@ -116,7 +116,7 @@ class TransitDeclarationCreate(Strict):
         description="ordered places from departure to destination; empty: departure, transit offices, destination",
     )
     vehicles: list[VehicleIn] = Field(min_length=1, max_length=4)
-    seals: list[str] = Field(min_length=1, max_length=10)
+    seals: list[Text] = Field(min_length=1, max_length=10)
     guarantee: GuaranteeRef
     items: list[ItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
 
@@ -130,14 +130,14 @@ class Note(Strict):
 
 
 class Release(Strict):
-    time_limit: AwareDatetime | None = Field(
+    time_limit: UtcDateTime | None = Field(
         default=None, description="default: from route length and speed norm"
     )
 
 
 class Crossing(Strict):
     office_code: OfficeCode | None = Field(default=None, description="default: the officer's own office")
-    at: AwareDatetime | None = None
+    at: UtcDateTime | None = None
 
 
 class IncidentKind(StrEnum):
@@ -150,12 +150,12 @@ class IncidentKind(StrEnum):
 class Incident(Strict):
     kind: IncidentKind
     description: Text = Field(min_length=1, max_length=2000)
-    at: AwareDatetime | None = None
+    at: UtcDateTime | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     new_vehicle: VehicleIn | None = None
-    seal_serial: str | None = Field(default=None, max_length=40)
-    new_seals: list[str] = Field(default_factory=list, max_length=10)
+    seal_serial: Text | None = Field(default=None, max_length=40)
+    new_seals: list[Text] = Field(default_factory=list, max_length=10)
 
 
 class RemarkKind(StrEnum):

@@ -126,7 +126,7 @@ async def register_guarantee(
 
 
 async def get_guarantee(session: AsyncSession, principal: Principal, grn: str) -> Guarantee:
-    g = await repository.guarantee_by_grn(session, grn)
+    g = await repository.guarantee_by_grn(session, grn) if grn.isascii() and grn.isalnum() else None
     if g is None:
         raise NotFound(f"no guarantee {grn}")
     business = principal.role in (Role.DECLARANT, Role.CARRIER, Role.DEVICE, Role.TAX_OFFICER)
