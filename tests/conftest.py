@@ -121,6 +121,7 @@ async def backend(
         login_lockout_after=6,
         login_lockout_minutes=1,
         argon2_time_cost=1,
+        principal_cache_seconds=0,
         argon2_memory_kib=1024,
     )
     configure_password_hashing(1, 1024)

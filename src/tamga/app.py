@@ -12,6 +12,8 @@ from tamga.auth import endpoints as auth_endpoints
 from tamga.auth.deps import idempotency_identity
 from tamga.auth.security import configure_password_hashing
 from tamga.config import Settings, get_settings
+from tamga.ingest import endpoints as ingest_endpoints
+from tamga.ingest.bus import FixBus
 from tamga.kit.db import Database
 from tamga.kit.http import BodyLimitMiddleware, install_error_handlers
 from tamga.kit.idempotency import IdempotencyMiddleware
@@ -31,10 +33,22 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
     )
 
+    bus = FixBus(settings.ingest_bus_max_queued)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         load_catalog()  # fail at start, not on the first request, if reference data is broken
+        gateways = None
+        if settings.gateways_in_app:
+            from tamga.ingest.gateways import Gateways
+
+            gateways = Gateways(settings, db, bus)
+            await gateways.start()
+        app.state.gateways = gateways
         yield
+        if gateways is not None:
+            await gateways.stop()
+        bus.close()
         if database is None:
             await db.dispose()
 
@@ -47,6 +61,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.bus = bus  # newly stored fixes, for the monitoring engine
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
@@ -54,6 +69,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     api.include_router(parties_endpoints.router)
     api.include_router(transit_endpoints.router)
     api.include_router(reference_endpoints.router)
+    api.include_router(ingest_endpoints.router)
     app.include_router(api)
 
     @app.get("/health", tags=["health"])

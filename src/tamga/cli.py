@@ -31,8 +31,11 @@ def serve(
     port: Annotated[int | None, typer.Option(help="default: TAMGA_HTTP_PORT or 8000")] = None,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
     migrate: Annotated[bool, typer.Option(help="upgrade the schema first")] = True,
+    gateways: Annotated[
+        bool, typer.Option(help="run the device gateways (EGTS, Wialon IPS, MQTT) in the same process")
+    ] = True,
 ) -> None:
-    """Serve the HTTP API."""
+    """Serve the HTTP API, and the device gateways with it (one worker; else run `tamga ingest`)."""
     import uvicorn
 
     from tamga.kit.migrate import upgrade
@@ -40,15 +43,40 @@ def serve(
     settings = get_settings()
     if migrate:
         upgrade(settings.database_url)
+    bind_host, bind_port = host or settings.http_host, port or settings.http_port
+    if gateways and workers == 1:
+        from tamga.app import create_app
+
+        in_app = settings.model_copy(update={"gateways_in_app": True})
+        uvicorn.run(create_app(in_app), host=bind_host, port=bind_port, log_level="warning", access_log=False)
+        return
+    if gateways:
+        console.print("[yellow]several workers: the gateways are not started; run `tamga ingest`[/yellow]")
     uvicorn.run(
         "tamga.app:create_app",
         factory=True,
-        host=host or settings.http_host,
-        port=port or settings.http_port,
+        host=bind_host,
+        port=bind_port,
         workers=workers,
         log_level="warning",
         access_log=False,
     )
+
+
+@app.command()
+def ingest(
+    migrate: Annotated[bool, typer.Option(help="upgrade the schema first")] = True,
+) -> None:
+    """Run the device gateways alone (EGTS, Wialon IPS, MQTT as configured), without the HTTP API."""
+    from tamga.auth.security import configure_password_hashing
+    from tamga.ingest.gateways import run_until_stopped
+    from tamga.kit.migrate import upgrade
+
+    settings = get_settings()
+    if migrate:
+        upgrade(settings.database_url)
+    configure_password_hashing(settings.argon2_time_cost, settings.argon2_memory_kib)
+    asyncio.run(run_until_stopped(settings, lambda line: console.print(f"ingest: {line}")))
 
 
 @db_app.command("upgrade")
@@ -111,12 +139,12 @@ def audit_verify() -> None:
     from tamga.audit.service import verify
     from tamga.kit.db import Database
 
-    async def run() -> tuple[int, list[tuple[int, str]]]:
+    async def run() -> tuple[int, list[tuple[int, int, str]]]:
         db = Database(get_settings().database_url)
         try:
             async with db.session() as session:
                 report = await verify(session)
-                return report.records, [(f.seq, f.problem) for f in report.findings]
+                return report.records, [(f.chain, f.seq, f.problem) for f in report.findings]
         finally:
             await db.dispose()
 
@@ -124,9 +152,9 @@ def audit_verify() -> None:
     if not findings:
         console.print(f"[green]audit chain intact[/green]: {count} records")
         return
-    table = Table("record", "problem", title=f"audit chain BROKEN ({count} records read)")
-    for seq, problem in findings:
-        table.add_row(str(seq), problem)
+    table = Table("chain", "record", "problem", title=f"audit chain BROKEN ({count} records read)")
+    for chain, seq, problem in findings:
+        table.add_row(str(chain), str(seq), problem)
     console.print(table)
     raise typer.Exit(1)
 

@@ -27,9 +27,34 @@ class Settings(BaseSettings):
     egts_port: int = 5020
     wialon_port: int = 5021
 
+    # Device gateways (`tamga ingest`, and `tamga serve` unless --no-gateways): EGTS and Wialon IPS over
+    # TCP on `gateway_host`, MQTT when `mqtt_url` is set. `gateways_in_app` runs them in the HTTP app's
+    # lifespan (what `tamga serve` sets; off for apps built by tests and scripts).
+    gateway_host: str = "127.0.0.1"
+    egts_enabled: bool = True
+    wialon_enabled: bool = True
+    gateways_in_app: bool = False
+    mqtt_url: str | None = Field(default=None, description="mqtt://[user:password@]host:port; unset: no MQTT")
+    mqtt_topic: str = "tamga/telemetry/{device_id}"
+    mqtt_client_id: str = "tamga-ingest"
+    # Per connection: cut when silent this long, when more than this is buffered undecoded, when a frame
+    # or line is longer, when messages come faster than the rate (over the burst), after this many
+    # undecodable messages. Other connections are not affected.
+    ingest_idle_timeout_s: float = 900.0
+    ingest_max_buffered_bytes: int = 2 * 1024 * 1024
+    ingest_max_frame_bytes: int = 65553  # the longest EGTS frame: 16-byte header, 65535 data, CRC
+    ingest_max_line_bytes: int = 1024 * 1024  # a Wialon black box of 5000 messages fits
+    ingest_max_messages_per_s: float = 50.0
+    ingest_message_burst: int = 500
+    ingest_max_decode_errors: int = 5
+    ingest_bus_max_queued: int = 200_000
+
     jwt_secret: SecretStr = SecretStr("change-me-in-production-this-is-the-embedded-default")
     jwt_issuer: str = "tamga"
     jwt_ttl_minutes: int = 60
+
+    # How long a resolved token or key is trusted without a database lookup (0: never cached).
+    principal_cache_seconds: float = 5.0
 
     # argon2id cost of new password hashes; lower only for tests.
     argon2_time_cost: int = 3

@@ -21,7 +21,7 @@ from tests.support.builders import admin, ok, operator, tag
 
 from tamga.audit import repository as audit_repo
 from tamga.audit import service as audit
-from tamga.audit.domain import GENESIS_HASH, Entry, Finding, record_hash, verify_chain
+from tamga.audit.domain import GENESIS_HASH, Entry, Finding, chain_of, record_hash, verify_chain
 from tamga.kit.db import Database, commit
 from tamga.kit.migrate import upgrade_async
 from tamga.models import AuditHead, AuditRecord
@@ -212,29 +212,29 @@ async def test_tampering_with_a_stored_record_is_found(http: httpx.AsyncClient, 
         "country": "BY",
         "office": None,
     }
-    assert user_record.seq > op_record.seq and user_record.at >= op_record.at
+    assert user_record.id > op_record.id and user_record.at >= op_record.at
 
     report = await verify(backend.db)
-    assert report.ok and report.records >= user_record.seq, report.findings
+    assert report.ok and report.records >= 2, report.findings
     code, out = await run_cli(backend.url, "audit", "verify")
     assert code == 0 and "audit chain intact" in out, out
 
-    seq, actor = op_record.seq, op_record.actor
+    row_id, chain, seq, actor = op_record.id, op_record.chain, op_record.seq, op_record.actor
     try:
         async with backend.db.session() as session:
             await session.execute(
-                text("UPDATE audit_records SET actor = 'mallory' WHERE seq = :seq"), {"seq": seq}
+                text("UPDATE audit_records SET actor = 'mallory' WHERE id = :id"), {"id": row_id}
             )
             await session.commit()
         report = await verify(backend.db)
-        assert not report.ok and report.findings == [Finding(seq, CONTENT)]
+        assert not report.ok and report.findings == [Finding(seq, CONTENT, chain)]
         code, out = await run_cli(backend.url, "audit", "verify")
         assert code == 1, out
-        assert "BROKEN" in out and re.search(rf"(^|\W){seq}\W+{CONTENT}", out, re.MULTILINE), out
+        assert "BROKEN" in out and re.search(rf"(^|\W){chain}\W+{seq}\W+{CONTENT}", out, re.MULTILINE), out
     finally:
         async with backend.db.session() as session:
             await session.execute(
-                text("UPDATE audit_records SET actor = :actor WHERE seq = :seq"), {"actor": actor, "seq": seq}
+                text("UPDATE audit_records SET actor = :actor WHERE id = :id"), {"actor": actor, "id": row_id}
             )
             await session.commit()
 
@@ -247,17 +247,17 @@ async def test_tampering_with_a_stored_payload_is_found(http: httpx.AsyncClient,
     op = await operator(http, "RU")
     async with backend.db.session() as session:
         (record,) = await audit_repo.for_entity(session, "operator", str(op))
-    seq, after = record.seq, record.after
+    row_id, chain, seq, after = record.id, record.chain, record.seq, record.after
     assert after is not None and after["country"] == "RU"
     try:
         async with backend.db.session() as session:
             forged = {**after, "name": "OOO Someone Else"}
-            await session.execute(update(AuditRecord).where(AuditRecord.seq == seq).values(after=forged))
+            await session.execute(update(AuditRecord).where(AuditRecord.id == row_id).values(after=forged))
             await session.commit()
-        assert (await verify(backend.db)).findings == [Finding(seq, CONTENT)]
+        assert (await verify(backend.db)).findings == [Finding(seq, CONTENT, chain)]
     finally:
         async with backend.db.session() as session:
-            await session.execute(update(AuditRecord).where(AuditRecord.seq == seq).values(after=after))
+            await session.execute(update(AuditRecord).where(AuditRecord.id == row_id).values(after=after))
             await session.commit()
     assert (await verify(backend.db)).ok
 
@@ -288,7 +288,7 @@ async def append(db: Database, n: int) -> None:
                 actor="system:test",
                 action="thing.happen",
                 entity_type="thing",
-                entity_id=i,
+                entity_id="ledger",  # one entity, so one chain
                 before=None if i == 0 else {"i": i - 1},
                 after={"i": i, "note": "Ünïcødé ✓"},
             )
@@ -303,7 +303,7 @@ async def test_deleted_and_truncated_records_are_found(fresh_db: tuple[str, Data
     report = await verify(db)
     assert report.ok and report.records == 6
     async with db.session() as session:
-        head = await session.get(AuditHead, 1)
+        head = await session.get(AuditHead, chain_of("thing", "ledger"))
         assert head is not None and head.seq == 6
 
     async with db.session() as session:  # a record in the middle goes
@@ -319,7 +319,8 @@ async def test_deleted_and_truncated_records_are_found(fresh_db: tuple[str, Data
         await session.execute(delete(AuditRecord).where(AuditRecord.seq == 6))
         await session.commit()
     report = await verify(db)
-    assert Finding(6, "chain head says record 6, the chain ends at 5") in report.findings
+    chain = chain_of("thing", "ledger")
+    assert Finding(6, "chain head says record 6, the chain ends at 5", chain) in report.findings
 
     async with db.session() as session:  # appending after tampering does not hide it
         await session.execute(delete(AuditRecord))

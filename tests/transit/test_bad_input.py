@@ -32,7 +32,6 @@ from tamga.models import (
     Movement,
     MovementEvent,
     MovementItem,
-    MovementSeal,
     Operator,
     User,
 )
@@ -42,7 +41,6 @@ COUNTED = (
     Movement,
     MovementItem,
     MovementEvent,
-    MovementSeal,
     AuditRecord,
     Operator,
     Guarantee,

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamga.audit import repository
-from tamga.audit.domain import GENESIS_HASH, Entry, Finding, canonical, record_hash, verify_chain
+from tamga.audit.domain import AUDIT_CHAINS, Entry, Finding, canonical, chain_of, record_hash, verify_chain
 from tamga.kit.clock import utcnow
 from tamga.kit.db import on_commit
-from tamga.models import AuditHead, AuditRecord
 
 
 @dataclass(slots=True)
@@ -53,44 +53,66 @@ def record(
 
 
 async def _append_pending(session: AsyncSession) -> None:
+    """Append the queued entries to their chains: one locked read of the heads, one insert, one update per chain."""
     pending: list[_Pending] = session.info.pop("audit_pending", [])
     if not pending:
         return
-    head = await repository.lock_head(session)
-    if head is None:
-        head = AuditHead(id=repository.HEAD_ID, seq=0, hash=GENESIS_HASH)
-        session.add(head)
-    seq, prev = head.seq, head.hash
-    now = utcnow()
+    by_chain: dict[int, list[_Pending]] = {}
     for p in pending:
+        by_chain.setdefault(chain_of(p.entity_type, p.entity_id), []).append(p)
+    heads = await repository.lock_heads(session, list(by_chain))
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    new_heads: dict[int, tuple[int, str]] = {}
+    for chain, entries in by_chain.items():
+        if chain not in heads:  # the migration creates every head; a missing one is a broken database
+            raise RuntimeError(f"audit chain {chain} has no head row")
+        new_heads[chain] = _chain_rows(chain, *heads[chain], entries, now, rows)
+    await repository.append(session, rows, new_heads)
+
+
+def _chain_rows(
+    chain: int, seq: int, prev: str, entries: list[_Pending], now: datetime, rows: list[dict[str, Any]]
+) -> tuple[int, str]:
+    """Add the rows of entries chained after (seq, prev) to `rows`; give the chain's new head."""
+    for p in entries:
         seq += 1
-        entry = Entry(seq, now, p.actor, p.action, p.entity_type, p.entity_id, p.before, p.after)
+        entry = Entry(seq, now, p.actor, p.action, p.entity_type, p.entity_id, p.before, p.after, chain)
         digest = record_hash(entry, prev)
-        session.add(
-            AuditRecord(
-                seq=seq,
-                at=now,
-                actor=p.actor,
-                action=p.action,
-                entity_type=p.entity_type,
-                entity_id=p.entity_id,
-                before=p.before,
-                after=p.after,
-                prev_hash=prev,
-                hash=digest,
-            )
+        rows.append(
+            {
+                "chain": chain,
+                "seq": seq,
+                "at": now,
+                "actor": p.actor,
+                "action": p.action,
+                "entity_type": p.entity_type,
+                "entity_id": p.entity_id,
+                "before": p.before,
+                "after": p.after,
+                "prev_hash": prev,
+                "hash": digest,
+            }
         )
         prev = digest
-    head.seq, head.hash = seq, prev
-    await session.flush()
+    return seq, prev
 
 
 async def verify(session: AsyncSession) -> VerifyReport:
-    """Give the result of checking the whole chain against its hashes and its head."""
-    rows: list[tuple[Entry, str, str]] = []
-    async for r in repository.stream_records(session):
-        entry = Entry(r.seq, r.at, r.actor, r.action, r.entity_type, r.entity_id, r.before, r.after)
-        rows.append((entry, r.prev_hash, r.hash))
-    h = await repository.head(session)
-    count, findings = verify_chain(rows, (h.seq, h.hash) if h else None)
-    return VerifyReport(count, findings)
+    """Give the result of checking every chain against its hashes and its head."""
+    heads = await repository.heads(session)
+    report = VerifyReport(0)
+    for chain in sorted(set(range(AUDIT_CHAINS)) | set(heads) | set(await repository.chains_in_use(session))):
+        rows: list[tuple[Entry, str, str]] = []
+        async for r in repository.stream_records(session, chain):
+            entry = Entry(
+                r.seq, r.at, r.actor, r.action, r.entity_type, r.entity_id, r.before, r.after, r.chain
+            )
+            rows.append((entry, r.prev_hash, r.hash))
+        h = heads.get(chain)
+        if h is None or chain >= AUDIT_CHAINS:
+            report.findings.append(Finding(0, "records of a chain that has no head", chain))
+        count, findings = verify_chain(rows, (h.seq, h.hash) if h else None)
+        report.records += count
+        report.findings += [Finding(f.seq, f.problem, chain) for f in findings]
+    return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -97,8 +98,28 @@ async def login(session: AsyncSession, settings: Settings, username: str, passwo
     return LoginOutcome(token, principal)
 
 
+# principal cache: token or key digest -> (monotonic expiry, principal). Bounded by TTL and size;
+# a deactivated user or revoked key stops working within `principal_cache_seconds`.
+_principals: dict[str, tuple[float, Principal]] = {}
+_PRINCIPAL_CACHE_MAX = 50_000
+
+
 async def principal_from_token(session: AsyncSession, settings: Settings, token: str) -> Principal | None:
     """Give the principal a bearer JWT or API key stands for, or None."""
+    ttl = settings.principal_cache_seconds
+    cache_key = hash_api_key(token)
+    now = time.monotonic()
+    if ttl > 0 and (hit := _principals.get(cache_key)) is not None and hit[0] > now:
+        return hit[1]
+    principal = await _resolve(session, settings, token)
+    if ttl > 0 and principal is not None:
+        if len(_principals) >= _PRINCIPAL_CACHE_MAX:
+            _principals.clear()
+        _principals[cache_key] = (now + ttl, principal)
+    return principal
+
+
+async def _resolve(session: AsyncSession, settings: Settings, token: str) -> Principal | None:
     if token.startswith("tmg_"):
         prefix = split_api_key(token)
         key = await repository.api_key_by_prefix(session, prefix) if prefix else None

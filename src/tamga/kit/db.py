@@ -86,9 +86,7 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
         engine = create_async_engine(url, echo=echo, **pooling)
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 class Database:

@@ -141,19 +141,20 @@ def replay_body(body: bytes, receive: Receive) -> Receive:
     return _receive
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Give a session for this request; the endpoint commits once, at its end."""
-    async with get_database(request).session() as session:
+    db: Database = request.app.state.db
+    async with db.session() as session:
         yield session
 
 

@@ -5,6 +5,7 @@ from tamga.models.audit import AuditHead, AuditRecord
 from tamga.models.auth import ApiKey, LoginThrottle, User
 from tamga.models.idempotency import IdempotencyRecord
 from tamga.models.parties import Operator, Seal, Vehicle
+from tamga.models.telemetry import TelemetryFix
 from tamga.models.transit import (
     Counter,
     Guarantee,
@@ -12,8 +13,6 @@ from tamga.models.transit import (
     MovementEvent,
     MovementItem,
     MovementOffice,
-    MovementSeal,
-    MovementVehicle,
 )
 
 __all__ = [
@@ -29,10 +28,9 @@ __all__ = [
     "MovementEvent",
     "MovementItem",
     "MovementOffice",
-    "MovementSeal",
-    "MovementVehicle",
     "Operator",
     "Seal",
+    "TelemetryFix",
     "User",
     "Vehicle",
 ]

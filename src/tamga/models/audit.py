@@ -5,19 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String
+from sqlalchemy import JSON, BigInteger, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tamga.kit.db import Base, BigId
 
 
 class AuditRecord(Base):
-    """One state change: who, when, what, before and after, chained to the previous record."""
+    """One state change: who, when, what, before and after, chained to the previous record of its chain."""
 
     __tablename__ = "audit_records"
+    __table_args__ = (UniqueConstraint("chain", "seq"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chain: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[dt.datetime]
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(100))
@@ -30,10 +32,10 @@ class AuditRecord(Base):
 
 
 class AuditHead(Base):
-    """The chain's head: one row, locked by each appender, so the chain never forks."""
+    """A chain's head: one row per chain, locked by each appender, so no chain ever forks."""
 
     __tablename__ = "audit_head"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the chain number
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))

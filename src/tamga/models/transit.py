@@ -64,15 +64,21 @@ class Movement(Base):
     destination_office: Mapped[str] = mapped_column(String(10))
     destination_country: Mapped[str] = mapped_column(String(2))
     transit_offices: Mapped[list[str]] = mapped_column(JSON)
+    countries: Mapped[list[str]] = mapped_column(JSON)  # every state whose office the movement touches
     itinerary: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     route_length_km: Mapped[Decimal] = mapped_column(Quantity)
     guarantee_id: Mapped[int] = mapped_column(ForeignKey("guarantees.id"), index=True)
+    guarantee_grn: Mapped[str] = mapped_column(String(24))
     amount_at_stake: Mapped[Decimal]
     amount_currency: Mapped[str] = mapped_column(String(3))
     reserved_amount: Mapped[Decimal]  # what release drew on the guarantee (in its currency)
     total_packages: Mapped[int] = mapped_column(Integer)
     total_gross_mass_kg: Mapped[Decimal] = mapped_column(Quantity)
     item_count: Mapped[int] = mapped_column(Integer)
+    # Small value lists of the aggregate, kept on its row: [{plate, country, active}], [{serial, status}].
+    # A transhipment deactivates a vehicle and adds one; the seals' own rows say which movement they arm.
+    vehicles: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    seals: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     rejection: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     time_limit: Mapped[dt.datetime | None]
     lodged_at: Mapped[dt.datetime]
@@ -125,29 +131,6 @@ class MovementOffice(Base):
     office_code: Mapped[str] = mapped_column(String(10), primary_key=True)
     role: Mapped[str] = mapped_column(String(12), primary_key=True)
     country: Mapped[str] = mapped_column(String(2))
-
-
-class MovementVehicle(Base):
-    """A vehicle carrying the goods; transhipment ends one and starts another."""
-
-    __tablename__ = "movement_vehicles"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    movement_id: Mapped[int] = mapped_column(ForeignKey("movements.id", ondelete="CASCADE"), index=True)
-    plate: Mapped[str] = mapped_column(String(20))
-    country: Mapped[str] = mapped_column(String(2))
-    active: Mapped[bool] = mapped_column(default=True)
-
-
-class MovementSeal(Base):
-    """A seal declared for a movement, by serial; bound to the registered seal at release."""
-
-    __tablename__ = "movement_seals"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    movement_id: Mapped[int] = mapped_column(ForeignKey("movements.id", ondelete="CASCADE"), index=True)
-    serial: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20), default="declared")
 
 
 class MovementEvent(Base):

@@ -14,6 +14,11 @@ async def operator(session: AsyncSession, operator_id: int) -> Operator | None:
     return await session.get(Operator, operator_id)
 
 
+async def operators_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Operator]:
+    stmt = select(Operator).where(Operator.id.in_(set(ids)))
+    return {op.id: op for op in (await session.execute(stmt)).scalars().all()}
+
+
 async def operator_by_tax_id(session: AsyncSession, country: str, tax_id: str) -> Operator | None:
     stmt = select(Operator).where(Operator.country == country, Operator.tax_id == tax_id)
     return (await session.execute(stmt)).scalar_one_or_none()

@@ -45,7 +45,7 @@ async def lodge(
 ) -> schemas.Movement:
     """Lodge a transit declaration; every field at fault is named in one refusal."""
     movement = await service.lodge(session, principal, body)
-    result = await service.view(session, movement, full=False)
+    result = service.view(movement, full=False)
     await commit(session)
     return result
 
@@ -87,7 +87,7 @@ async def list_movements(
 async def get_movement(ref: Ref, session: SessionDep, principal: CurrentPrincipal) -> schemas.Movement:
     """Give a movement with its items and timeline."""
     movement, _ = await service.get_visible(session, principal, ref, full=True)
-    return await service.view(session, movement, full=True)
+    return service.view(movement, full=True)
 
 
 @router.get(
@@ -107,7 +107,7 @@ async def get_document(ref: Ref, session: SessionDep, principal: CurrentPrincipa
 
 
 async def _respond(session: SessionDep, movement: Movement) -> schemas.Movement:
-    result = await service.view(session, movement, full=False)
+    result = service.view(movement, full=False)
     await commit(session)
     return result
 

@@ -11,7 +11,6 @@ from tamga.kit.errors import Conflict
 from tamga.models import Movement, Operator
 from tamga.parties import repository as parties_repo
 from tamga.reference.catalog import load_catalog
-from tamga.transit import repository
 from tamga.transit.document import (
     DocumentItem,
     DocumentOffice,
@@ -49,9 +48,6 @@ async def document_data(session: AsyncSession, movement: Movement) -> TransitDoc
         raise Conflict("the transit accompanying document exists once the declaration is accepted")
     holder = await parties_repo.operator(session, movement.holder_id)
     carrier = await parties_repo.operator(session, movement.carrier_id)
-    guarantee = await repository.guarantee(session, movement.guarantee_id)
-    vehicles = await repository.vehicles_of(session, movement.id)
-    seals = await repository.seals_of(session, movement.id)
     assert holder is not None
     return TransitDocumentData(
         mrn=movement.mrn,
@@ -66,9 +62,9 @@ async def document_data(session: AsyncSession, movement: Movement) -> TransitDoc
         transit_offices=tuple(_office(c) for c in movement.transit_offices),
         itinerary=tuple(str(p["name"]) for p in movement.itinerary),
         route_length_km=movement.route_length_km,
-        vehicles=tuple(f"{v.plate} ({v.country})" for v in vehicles if v.active),
-        seals=tuple(f"{s.serial} ({s.status})" for s in seals),
-        guarantee_reference=guarantee.grn if guarantee else None,
+        vehicles=tuple(f"{v['plate']} ({v['country']})" for v in movement.vehicles if v["active"]),
+        seals=tuple(f"{s['serial']} ({s['status']})" for s in movement.seals),
+        guarantee_reference=movement.guarantee_grn,
         amount_at_stake=movement.amount_at_stake,
         amount_currency=movement.amount_currency,
         accepted_at=movement.accepted_at,

@@ -17,18 +17,21 @@ from tamga.models import (
     Guarantee,
     Movement,
     MovementOffice,
-    MovementSeal,
-    MovementVehicle,
 )
 
 
-async def next_counter(session: AsyncSession, name: str) -> int:
-    """Give the next value of a named counter (atomic on both databases)."""
-    stmt = insert_for(session, Counter).values(name=name, value=1)
+async def next_counters(session: AsyncSession, *names: str) -> dict[str, int]:
+    """Give the next value of each named counter, in one atomic statement on both databases."""
+    stmt = insert_for(session, Counter).values([{"name": n, "value": 1} for n in sorted(names)])
     stmt = stmt.on_conflict_do_update(
         index_elements=[Counter.name], set_={"value": Counter.value + 1}
-    ).returning(Counter.value)
-    return int((await session.execute(stmt)).scalar_one())
+    ).returning(Counter.name, Counter.value)
+    return {name: int(value) for name, value in (await session.execute(stmt)).all()}
+
+
+async def next_counter(session: AsyncSession, name: str) -> int:
+    """Give the next value of a named counter."""
+    return (await next_counters(session, name))[name]
 
 
 async def guarantee_by_grn(session: AsyncSession, grn: str) -> Guarantee | None:
@@ -86,28 +89,6 @@ async def movement_by_ref(
     if lock:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def movement_by_lrn(session: AsyncSession, holder_id: int, lrn: str) -> Movement | None:
-    stmt = select(Movement).where(Movement.holder_id == holder_id, Movement.lrn == lrn)
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def offices_of(session: AsyncSession, movement_id: int) -> list[MovementOffice]:
-    stmt = select(MovementOffice).where(MovementOffice.movement_id == movement_id)
-    return list((await session.execute(stmt)).scalars().all())
-
-
-async def vehicles_of(session: AsyncSession, movement_id: int) -> list[MovementVehicle]:
-    stmt = (
-        select(MovementVehicle).where(MovementVehicle.movement_id == movement_id).order_by(MovementVehicle.id)
-    )
-    return list((await session.execute(stmt)).scalars().all())
-
-
-async def seals_of(session: AsyncSession, movement_id: int) -> list[MovementSeal]:
-    stmt = select(MovementSeal).where(MovementSeal.movement_id == movement_id).order_by(MovementSeal.id)
-    return list((await session.execute(stmt)).scalars().all())
 
 
 async def list_movements(

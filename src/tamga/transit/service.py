@@ -31,8 +31,6 @@ from tamga.models import (
     MovementEvent,
     MovementItem,
     MovementOffice,
-    MovementSeal,
-    MovementVehicle,
 )
 from tamga.parties import repository as parties_repo
 from tamga.parties.domain import SealStatus, normalise_plate
@@ -164,9 +162,10 @@ async def lodge(
 
     catalog = load_catalog()
     errors = declaration_errors(catalog, decl)
-    if await parties_repo.operator(session, holder_id) is None:
+    operators = await parties_repo.operators_by_ids(session, [holder_id, decl.carrier_id])
+    if holder_id not in operators:
         errors.append(FieldError("body.holder_id", f"no operator {holder_id}"))
-    carrier = await parties_repo.operator(session, decl.carrier_id)
+    carrier = operators.get(decl.carrier_id)
     if carrier is None or not carrier.is_carrier:
         errors.append(
             FieldError("body.carrier_id", f"operator {decl.carrier_id} is not a registered carrier")
@@ -199,10 +198,6 @@ async def lodge(
     if errors:
         raise ValidationFailed(errors)
     assert guarantee is not None
-    if await repository.movement_by_lrn(session, holder_id, decl.lrn) is not None:
-        raise Conflict(
-            f"a movement with LRN {decl.lrn} was already lodged", errors=[FieldError("body.lrn", "taken")]
-        )
 
     destination = catalog.office(decl.destination_office)
     assert destination is not None
@@ -226,6 +221,12 @@ async def lodge(
         itinerary=itinerary,
         route_length_km=length,
         guarantee_id=guarantee.id,
+        guarantee_grn=guarantee.grn,
+        countries=sorted({o.country for _, code in _office_roles(decl) if (o := catalog.office(code))}),
+        vehicles=[
+            {"plate": normalise_plate(v.plate), "country": v.country, "active": True} for v in decl.vehicles
+        ],
+        seals=[{"serial": serial, "status": "declared"} for serial in decl.seals],
         amount_at_stake=stake,
         amount_currency=NATIONAL_CURRENCY[country],
         reserved_amount=Decimal(0) if guarantee.kind == "waiver" else reserved,
@@ -245,8 +246,8 @@ async def lodge(
     session.add(movement)
     try:
         await session.flush()
-    except IntegrityError as exc:  # a concurrent lodging of the same LRN committed first
-        if "uq_movements_holder_id_lrn" not in str(exc.orig):
+    except IntegrityError as exc:  # the LRN was lodged before (or concurrently, and committed first)
+        if "lrn" not in str(exc.orig).lower():  # PostgreSQL names the constraint, SQLite the columns
             raise
         raise Conflict(
             f"a movement with LRN {decl.lrn} was already lodged", errors=[FieldError("body.lrn", "taken")]
@@ -257,12 +258,6 @@ async def lodge(
         session.add(
             MovementOffice(movement_id=movement.id, office_code=code, role=role, country=office.country)
         )
-    for v in decl.vehicles:
-        session.add(
-            MovementVehicle(movement_id=movement.id, plate=normalise_plate(v.plate), country=v.country)
-        )
-    for serial in decl.seals:
-        session.add(MovementSeal(movement_id=movement.id, serial=serial))
     audit.record(
         session,
         actor=principal.subject,
@@ -324,14 +319,14 @@ def _in_guarantee_currency(
 # --- reading --------------------------------------------------------------------------------------
 
 
-async def scope_of(session: AsyncSession, movement: Movement) -> MovementScope:
-    offices = await repository.offices_of(session, movement.id)
+def scope_of(movement: Movement) -> MovementScope:
+    """Give the parts of a movement that decide who may see and act on it."""
     return MovementScope(
         holder_id=movement.holder_id,
         carrier_id=movement.carrier_id,
         departure_office=movement.departure_office,
         destination_office=movement.destination_office,
-        countries=frozenset(o.country for o in offices),
+        countries=frozenset(movement.countries),
     )
 
 
@@ -342,17 +337,14 @@ async def get_visible(
     movement = await repository.movement_by_ref(session, ref, lock=lock, full=full)
     if movement is None:
         raise NotFound(f"no movement {ref}")
-    scope = await scope_of(session, movement)
+    scope = scope_of(movement)
     if not can_see(principal, scope):
         raise NotFound(f"no movement {ref}")
     return movement, scope
 
 
-async def view(session: AsyncSession, movement: Movement, *, full: bool) -> schemas.Movement:
-    """Give the API view of a movement (items and timeline when `full`)."""
-    guarantee = await repository.guarantee(session, movement.guarantee_id)
-    vehicles = await repository.vehicles_of(session, movement.id)
-    seals = await repository.seals_of(session, movement.id)
+def view(movement: Movement, *, full: bool) -> schemas.Movement:
+    """Give the API view of a movement (items and timeline, which must be loaded, when `full`)."""
     return schemas.Movement(
         id=movement.id,
         lrn=movement.lrn,
@@ -369,15 +361,19 @@ async def view(session: AsyncSession, movement: Movement, *, full: bool) -> sche
         itinerary=movement.itinerary,
         route=schemas.RouteGeometry(coordinates=[(p["lon"], p["lat"]) for p in movement.itinerary]),
         route_length_km=movement.route_length_km,
-        guarantee_grn=guarantee.grn if guarantee else "",
+        guarantee_grn=movement.guarantee_grn,
         amount_at_stake=movement.amount_at_stake,
         amount_currency=movement.amount_currency,
         reserved_amount=movement.reserved_amount,
         item_count=movement.item_count,
         total_packages=movement.total_packages,
         total_gross_mass_kg=movement.total_gross_mass_kg,
-        vehicles=[schemas.VehicleIn(plate=v.plate, country=v.country) for v in vehicles if v.active],
-        seals=[{"serial": s.serial, "status": s.status} for s in seals],
+        vehicles=[
+            schemas.VehicleIn(plate=v["plate"], country=v["country"])
+            for v in movement.vehicles
+            if v["active"]
+        ],
+        seals=[{"serial": s["serial"], "status": s["status"]} for s in movement.seals],
         rejection=movement.rejection,
         time_limit=movement.time_limit,
         lodged_at=movement.lodged_at,
@@ -463,8 +459,9 @@ async def accept(session: AsyncSession, principal: Principal, ref: str) -> Movem
     before, now = movement.status, utcnow()
     office = load_catalog().office(movement.departure_office)
     assert office is not None
-    day_serial = await repository.next_counter(session, f"reg:{office.code}:{now:%Y%m%d}")
-    year_serial = await repository.next_counter(session, f"mrn:{office.code}:{now:%Y}")
+    day_key, year_key = f"reg:{office.code}:{now:%Y%m%d}", f"mrn:{office.code}:{now:%Y}"
+    serials = await repository.next_counters(session, day_key, year_key)
+    day_serial, year_serial = serials[day_key], serials[year_key]
     movement.registration_number = f"{office.code}/{now:%d%m%y}/{day_serial:07d}"
     movement.mrn = build_mrn(now.year, office.country, office.code, year_serial)
     movement.status, movement.accepted_at = target.value, now
@@ -531,15 +528,15 @@ async def release(
         days = default_time_limit_days(movement.route_length_km, settings.transit_speed_norm_km_per_day)
         time_limit = now + timedelta(days=days)
 
-    declared = await repository.seals_of(session, movement.id)
-    seals = await parties_repo.seals_by_serials(session, [s.serial for s in declared], lock=True)
+    declared = [s["serial"] for s in movement.seals]
+    seals = await parties_repo.seals_by_serials(session, declared, lock=True)
     by_serial = {s.serial: s for s in seals}
     errors: list[FieldError] = []
-    for i, ms in enumerate(declared):
-        seal = by_serial.get(ms.serial)
+    for i, serial in enumerate(declared):
+        seal = by_serial.get(serial)
         if seal is None or seal.status != SealStatus.AVAILABLE.value:
             state = "not registered" if seal is None else seal.status
-            errors.append(FieldError(f"seals[{i}]", f"seal {ms.serial} cannot be armed: {state}"))
+            errors.append(FieldError(f"seals[{i}]", f"seal {serial} cannot be armed: {state}"))
     if errors:
         raise Conflict("the declared seals cannot all be armed", errors=errors)
 
@@ -558,10 +555,9 @@ async def release(
                 needed=str(movement.reserved_amount),
                 balance=str(balance),
             )
-    for ms in declared:
-        ms.status = SealStatus.ARMED.value
-        seal = by_serial[ms.serial]
+    for seal in seals:
         seal.status, seal.movement_id = SealStatus.ARMED.value, movement.id
+    movement.seals = [{"serial": serial, "status": SealStatus.ARMED.value} for serial in declared]
     movement.status, movement.released_at, movement.time_limit = target.value, now, time_limit
     _event(
         session,
@@ -573,7 +569,7 @@ async def release(
         details={
             "time_limit": time_limit.isoformat(),
             "reserved": str(movement.reserved_amount),
-            "seals": [s.serial for s in declared],
+            "seals": declared,
         },
     )
     _audit(
@@ -631,21 +627,22 @@ async def record_incident(
     if data.kind is schemas.IncidentKind.TRANSHIPMENT:
         if data.new_vehicle is None:
             raise ValidationFailed([FieldError("body.new_vehicle", "a transhipment names the new vehicle")])
-        for v in await repository.vehicles_of(session, movement.id):
-            v.active = False
         plate = normalise_plate(data.new_vehicle.plate)
-        session.add(MovementVehicle(movement_id=movement.id, plate=plate, country=data.new_vehicle.country))
+        movement.vehicles = [{**v, "active": False} for v in movement.vehicles] + [
+            {"plate": plate, "country": data.new_vehicle.country, "active": True}
+        ]
         details["new_vehicle"] = {"plate": plate, "country": data.new_vehicle.country}
-    declared = await repository.seals_of(session, movement.id)
     if data.kind is schemas.IncidentKind.SEAL_BROKEN:
-        broken = next((s for s in declared if s.serial == data.seal_serial), None)
-        if broken is None:
+        if data.seal_serial not in {s["serial"] for s in movement.seals}:
             raise ValidationFailed([FieldError("body.seal_serial", "name a seal of this movement")])
-        broken.status = SealStatus.BROKEN.value
-        seal = await parties_repo.seal_by_serial(session, broken.serial)
+        movement.seals = [
+            {**s, "status": SealStatus.BROKEN.value} if s["serial"] == data.seal_serial else s
+            for s in movement.seals
+        ]
+        seal = await parties_repo.seal_by_serial(session, data.seal_serial)
         if seal is not None:
             seal.status = SealStatus.BROKEN.value
-        details["seal"] = broken.serial
+        details["seal"] = data.seal_serial
     if data.new_seals:
         fresh = await parties_repo.seals_by_serials(session, data.new_seals, lock=True)
         found = {s.serial: s for s in fresh}
@@ -658,7 +655,9 @@ async def record_incident(
             raise ValidationFailed(bad)
         for serial in data.new_seals:
             found[serial].status, found[serial].movement_id = SealStatus.ARMED.value, movement.id
-            session.add(MovementSeal(movement_id=movement.id, serial=serial, status=SealStatus.ARMED.value))
+        movement.seals = movement.seals + [
+            {"serial": serial, "status": SealStatus.ARMED.value} for serial in data.new_seals
+        ]
         details["new_seals"] = list(data.new_seals)
     movement.status = target.value
     _event(
@@ -725,16 +724,16 @@ async def record_unloading(
 
 
 async def _free_seals(session: AsyncSession, movement: Movement) -> None:
-    declared = await repository.seals_of(session, movement.id)
-    seals = await parties_repo.seals_by_serials(session, [s.serial for s in declared])
+    """Take the seals off the movement: armed ones become available again, broken ones stay broken."""
+    seals = await parties_repo.seals_by_serials(session, [s["serial"] for s in movement.seals])
     for seal in seals:
         if seal.movement_id == movement.id:
             seal.movement_id = None
             if seal.status == SealStatus.ARMED.value:
                 seal.status = SealStatus.AVAILABLE.value
-    for ms in declared:
-        if ms.status == SealStatus.ARMED.value:
-            ms.status = "removed"
+    movement.seals = [
+        {**s, "status": "removed"} if s["status"] == SealStatus.ARMED.value else s for s in movement.seals
+    ]
 
 
 async def discharge(

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column(
             "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
+        sa.Column("chain", sa.Integer(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("at", tamga.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
@@ -43,10 +44,20 @@ def upgrade() -> None:
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_records")),
-        sa.UniqueConstraint("seq", name=op.f("uq_audit_records_seq")),
+        sa.UniqueConstraint("chain", "seq", name=op.f("uq_audit_records_chain_seq")),
     )
     with op.batch_alter_table("audit_records", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_records_entity_id"), ["entity_id"], unique=False)
+    # One head per audit chain (tamga.audit.domain.AUDIT_CHAINS), each starting at the genesis hash.
+    op.bulk_insert(
+        sa.table(
+            "audit_head",
+            sa.column("id", sa.Integer),
+            sa.column("seq", sa.BigInteger),
+            sa.column("hash", sa.String),
+        ),
+        [{"id": chain, "seq": 0, "hash": "0" * 64} for chain in range(16)],
+    )
 
     op.create_table(
         "counters",
@@ -179,15 +190,19 @@ def upgrade() -> None:
         sa.Column("destination_office", sa.String(length=10), nullable=False),
         sa.Column("destination_country", sa.String(length=2), nullable=False),
         sa.Column("transit_offices", sa.JSON(), nullable=False),
+        sa.Column("countries", sa.JSON(), nullable=False),
         sa.Column("itinerary", sa.JSON(), nullable=False),
         sa.Column("route_length_km", sa.Numeric(precision=16, scale=3), nullable=False),
         sa.Column("guarantee_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("guarantee_grn", sa.String(length=24), nullable=False),
         sa.Column("amount_at_stake", sa.Numeric(precision=18, scale=2), nullable=False),
         sa.Column("amount_currency", sa.String(length=3), nullable=False),
         sa.Column("reserved_amount", sa.Numeric(precision=18, scale=2), nullable=False),
         sa.Column("total_packages", sa.Integer(), nullable=False),
         sa.Column("total_gross_mass_kg", sa.Numeric(precision=16, scale=3), nullable=False),
         sa.Column("item_count", sa.Integer(), nullable=False),
+        sa.Column("vehicles", sa.JSON(), nullable=False),
+        sa.Column("seals", sa.JSON(), nullable=False),
         sa.Column("rejection", sa.JSON(), nullable=True),
         sa.Column("time_limit", tamga.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("lodged_at", tamga.kit.db.UTCDateTime(timezone=True), nullable=False),
@@ -284,45 +299,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_movement_offices_office", ["office_code", "movement_id"], unique=False)
 
     op.create_table(
-        "movement_seals",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
-        sa.Column("movement_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("serial", sa.String(length=40), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["movement_id"],
-            ["movements.id"],
-            name=op.f("fk_movement_seals_movement_id_movements"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_movement_seals")),
-    )
-    with op.batch_alter_table("movement_seals", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_movement_seals_movement_id"), ["movement_id"], unique=False)
-
-    op.create_table(
-        "movement_vehicles",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
-        sa.Column("movement_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("plate", sa.String(length=20), nullable=False),
-        sa.Column("country", sa.String(length=2), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["movement_id"],
-            ["movements.id"],
-            name=op.f("fk_movement_vehicles_movement_id_movements"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_movement_vehicles")),
-    )
-    with op.batch_alter_table("movement_vehicles", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_movement_vehicles_movement_id"), ["movement_id"], unique=False)
-
-    op.create_table(
         "seals",
         sa.Column(
             "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
@@ -380,14 +356,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_seals_carrier_id"))
 
     op.drop_table("seals")
-    with op.batch_alter_table("movement_vehicles", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_movement_vehicles_movement_id"))
-
-    op.drop_table("movement_vehicles")
-    with op.batch_alter_table("movement_seals", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_movement_seals_movement_id"))
-
-    op.drop_table("movement_seals")
     with op.batch_alter_table("movement_offices", schema=None) as batch_op:
         batch_op.drop_index("ix_movement_offices_office")
         batch_op.drop_index("ix_movement_offices_country")

@@ -1,0 +1,275 @@
+"""Ingest use cases: who a device is, and storing its fixes once each. The callers commit.
+
+Every channel ends here: the EGTS and Wialon IPS gateways, the MQTT subscriber and `POST /telemetry`
+authenticate a device into a `Device`, turn what it sent into `Report`s, store them with `store_reports`
+and, after their commit, publish what was new on the monitoring bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamga.auth.domain import Principal, Role
+from tamga.auth.security import dummy_hash, verify_password
+from tamga.ingest import store
+from tamga.ingest.bus import StoredFix
+from tamga.ingest.fix import Fix
+from tamga.ingest.profiles import DeviceProfile, SealState, UnknownDeviceModel, device_profile, seal_state
+from tamga.ingest.schemas import SealStateReport, TelemetryFixIn
+from tamga.kit.errors import FieldError, Forbidden, ValidationFailed
+from tamga.models import Seal
+
+REFUSED_STATUSES: Final = frozenset({"decommissioned"})
+# A seal whose model has no profile is read as the generic seal of its protocol.
+DEFAULT_PROFILES: Final = {"egts": "generic-egts-seal", "wialon_ips": "generic-wialon-seal"}
+NO_RECORD_NUMBER: Final = 0
+HTTP_PROTOCOL: Final = "http"
+MQTT_PROTOCOL: Final = "mqtt"
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """An authenticated device: the registered seal it is, and how to read its inputs."""
+
+    seal_id: int
+    device_id: str
+    protocol: str
+    profile: DeviceProfile | None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One fix a device reported, with the seal state it gave explicitly (JSON channels) if any."""
+
+    device: Device
+    fix: Fix
+    protocol: str
+    state: SealState | None = None
+
+
+@dataclass(slots=True)
+class StoreOutcome:
+    """What a store gave: the fixes that were new, in time order, and how many were already stored."""
+
+    stored: list[StoredFix] = field(default_factory=list)
+    duplicates: int = 0
+
+
+def profile_of(seal: Seal) -> DeviceProfile | None:
+    """The device profile of a seal's model, else the generic seal of its protocol, else None."""
+    for model in (seal.model, DEFAULT_PROFILES.get(seal.protocol)):
+        if model is None:
+            continue
+        try:
+            return device_profile(model)
+        except UnknownDeviceModel:
+            continue
+    return None
+
+
+def device_of(seal: Seal) -> Device:
+    return Device(seal_id=seal.id, device_id=seal.device_id, protocol=seal.protocol, profile=profile_of(seal))
+
+
+def _admissible(seal: Seal | None, protocol: str | None) -> bool:
+    if seal is None or seal.status in REFUSED_STATUSES:
+        return False
+    return protocol is None or seal.protocol == protocol
+
+
+async def identify_device(session: AsyncSession, identities: Sequence[str], protocol: str) -> Device | None:
+    """The device one of these identities (in order of preference) names, registered for `protocol`.
+
+    For protocols that authenticate a terminal by its identity alone (EGTS TERM_IDENTITY): the seal must
+    be registered for that protocol, so a seal with a password on another channel cannot be spoken for
+    by whoever knows its IMEI.
+    """
+    for identity in identities:
+        if not identity:
+            continue
+        seal = await store.seal_by_device_id(session, identity)
+        if _admissible(seal, protocol):
+            assert seal is not None
+            return device_of(seal)
+    return None
+
+
+async def authenticate_device(
+    session: AsyncSession, device_id: str, password: str | None, protocol: str
+) -> tuple[Device | None, bool]:
+    """(the device, True) when the id names a seal registered for `protocol` and the password matches
+    its argon2 credential; (None, False) for an unknown device, (None, True) for a wrong password.
+
+    The hash is verified off the event loop (argon2 is slow on purpose); an unknown id costs the same.
+    """
+    seal = await store.seal_by_device_id(session, device_id)
+    known = _admissible(seal, protocol)
+    digest = seal.credential_hash if seal is not None and known else dummy_hash()
+    matches = await asyncio.to_thread(verify_password, digest, password or "")
+    if seal is None or not known:
+        return None, False
+    return (device_of(seal), True) if matches else (None, True)
+
+
+async def devices_by_ids(session: AsyncSession, device_ids: Iterable[str]) -> dict[str, Device]:
+    """The admissible registered devices among these ids (any protocol: JSON channels are shared)."""
+    seals = await store.seals_by_device_ids(session, device_ids)
+    return {d: device_of(seal) for d, seal in seals.items() if _admissible(seal, None)}
+
+
+async def device_by_seal_id(session: AsyncSession, seal_id: int) -> Device | None:
+    seal = await store.seal_by_id(session, seal_id)
+    return device_of(seal) if _admissible(seal, None) and seal is not None else None
+
+
+def _attributes(fix: Fix) -> dict[str, Any]:
+    attributes: dict[str, Any] = dict(fix.params)
+    for name, value in (
+        ("altitude_m", fix.altitude_m),
+        ("satellites", fix.satellites),
+        ("hdop", fix.hdop),
+        ("inputs", fix.inputs),
+    ):
+        if value is not None:
+            attributes[name] = value
+    if fix.analog:
+        attributes["analog"] = {str(k): v for k, v in sorted(fix.analog.items())}
+    if fix.counters:
+        attributes["counters"] = {str(k): v for k, v in sorted(fix.counters.items())}
+    return attributes
+
+
+def _state(report: Report) -> SealState:
+    if report.state is not None:
+        return report.state
+    profile = report.device.profile
+    if profile is None:
+        return SealState(None, None, None, report.fix.battery_v, None)
+    return seal_state(profile, report.fix)
+
+
+def record_id(fix: Fix) -> int:
+    """The record number that keys a fix: the device's own, or 0 where the protocol numbers none."""
+    return fix.record_id if fix.record_id is not None else NO_RECORD_NUMBER
+
+
+async def store_reports(
+    session: AsyncSession, reports: Sequence[Report], received_at: datetime
+) -> StoreOutcome:
+    """Store reported fixes that are not stored yet; give the new ones in time order.
+
+    A fix is keyed by (device, time, record number): a retransmission or a replay of the same fix is
+    counted as a duplicate and stored nothing, also within one batch. Each fix is stamped with the seal's
+    movement at receipt. Sorting by time before inserting makes a black box delivered late go in, and out
+    on the bus, in the order it was recorded.
+    """
+    outcome = StoreOutcome()
+    if not reports:
+        return outcome
+    ordered = sorted(reports, key=lambda r: (r.fix.time, record_id(r.fix), r.device.device_id))
+    movements = await store.movements_of_seals(session, (r.device.seal_id for r in ordered))
+    rows: list[dict[str, Any]] = []
+    candidates: list[tuple[store.FixKey, StoredFix]] = []
+    seen: set[store.FixKey] = set()
+    for report in ordered:
+        fix, device = report.fix, report.device
+        key = (device.device_id, fix.time, record_id(fix))
+        if key in seen:
+            outcome.duplicates += 1
+            continue
+        seen.add(key)
+        state = _state(report)
+        movement_id = movements.get(device.seal_id)
+        rows.append(
+            {
+                "device_id": device.device_id,
+                "time": fix.time,
+                "record_id": key[2],
+                "received_at": received_at,
+                "protocol": report.protocol,
+                "lat": fix.lat,
+                "lon": fix.lon,
+                "speed_kmh": fix.speed_kmh,
+                "course": fix.course,
+                "valid": fix.valid,
+                "black_box": fix.from_black_box,
+                "opened": state.opened,
+                "tampered": state.tampered,
+                "armed": state.armed,
+                "low_battery": state.low_battery,
+                "battery_v": state.battery_v,
+                "movement_id": movement_id,
+                "attributes": _attributes(fix),
+            }
+        )
+        candidates.append(
+            (key, StoredFix(device.seal_id, movement_id, report.protocol, received_at, fix, state))
+        )
+    new = await store.insert_fixes(session, rows)
+    outcome.stored = [stored for key, stored in candidates if key in new]
+    outcome.duplicates += len(candidates) - len(outcome.stored)
+    return outcome
+
+
+def json_report(device: Device, item: TelemetryFixIn, protocol: str) -> Report:
+    """The report of one JSON fix (MQTT, HTTP); its seal state is the one it gives, the battery read
+    against the device profile's low level when the seal has one."""
+    fix = Fix(
+        device_id=device.device_id,
+        record_id=item.record_id,
+        time=item.time,
+        lat=item.lat,
+        lon=item.lon,
+        speed_kmh=item.speed,
+        course=item.course,
+        valid=item.valid,
+        from_black_box=item.black_box,
+        battery_v=item.battery_v,
+        params=dict(item.attributes),
+    )
+    seal = item.seal or SealStateReport()
+    low = None
+    if item.battery_v is not None and device.profile is not None:
+        low = item.battery_v < device.profile.low_battery_v
+    state = SealState(seal.opened, seal.tampered, seal.armed, item.battery_v, low)
+    return Report(device, fix, protocol, state)
+
+
+async def reports_for_principal(
+    session: AsyncSession, principal: Principal, fixes: Sequence[TelemetryFixIn]
+) -> list[Report]:
+    """The reports of an HTTP batch, if the caller may send every one of them.
+
+    A device key reports for its own seal only (403 naming each fix that is not); an administrator's key
+    (a system relaying devices) for any registered seal (422 naming each unknown device). Nothing is
+    stored unless the whole batch is admissible.
+    """
+    if principal.role is Role.DEVICE:
+        own = await device_by_seal_id(session, principal.seal_id) if principal.seal_id is not None else None
+        if own is None:
+            raise Forbidden("this device key is not bound to a registered seal")
+        foreign = [
+            FieldError(f"body.fixes[{i}].device_id", f"a device reports for itself ({own.device_id}) only")
+            for i, item in enumerate(fixes)
+            if item.device_id != own.device_id
+        ]
+        if foreign:
+            raise Forbidden(f"{len(foreign)} fixes are for another device", errors=foreign)
+        return [json_report(own, item, HTTP_PROTOCOL) for item in fixes]
+    if principal.role is not Role.ADMINISTRATOR:
+        raise Forbidden(f"a {principal.role.value} may not report telemetry; allowed: device, administrator")
+    devices = await devices_by_ids(session, (item.device_id for item in fixes))
+    unknown = [
+        FieldError(f"body.fixes[{i}].device_id", "no registered seal has this device id")
+        for i, item in enumerate(fixes)
+        if item.device_id not in devices
+    ]
+    if unknown:
+        raise ValidationFailed(unknown)
+    return [json_report(devices[item.device_id], item, HTTP_PROTOCOL) for item in fixes]

@@ -1,0 +1,987 @@
+"""The monitoring engine: the rules of `domain` over a batch of fixes at once, vectorised. No I/O.
+
+    result = process_batch(plans, states, fixes, now)   # fixes: [(movement id, Fix)] or FixColumns
+    events = check_time(plans, states, now)              # signal lost, late, time limit, without fixes
+
+`plans` maps movement id to `MovementPlan`; `states` maps movement id to `MovementState` and is updated in
+place (a movement without a state gets `corridor.initial_state`). Both return events in the canonical
+order of `domain.sort_events`; `reference` has the same API and semantics, one fix at a time.
+
+The batch policy, the same in both:
+
+- A fix is refused (`BatchResult.rejected`, with its batch position and the reason) when its movement has
+  no plan, when it is dated more than `FUTURE_TOLERANCE` after `now` (a device clock in the future would
+  otherwise make every later fix look old), or before the release.
+- The batch is sorted per movement by time (then by batch position). A fix dated like one already taken,
+  in this batch or as the movement's newest processed fix, is a duplicate and dropped (counted).
+- A fix older than the movement's newest processed fix is late (a black box delivering after a newer live
+  fix). The late fixes of a movement are replayed in time order from a blank state; whatever they open of
+  the order-independent rules (`domain.RETROSPECTIVE_RULES`) comes out as an `EVENT` with
+  `details["retrospective"] = True`; the movement's state is left alone and nothing it says is re-decided.
+  A fix in the same batch as newer ones is not late: the sort puts it in its place.
+
+How it is vectorised: the fixes become columns (numpy), sorted once by movement and time. Projection,
+distance to the route and position along it (shapely 2 over arrays of lines and points), authorised
+places (a padded movements x places distance matrix: a handful of places per movement, no index beats
+it), countries (`borders`, an STRtree over prepared polygons) and implied speeds are computed for the whole
+batch in one pass each. The rules are then group scans over the sorted columns, with each movement's state
+as the carry into its first fix: latches (seal, battery, implausible movement, late, time limit) by a
+forward fill of the last deciding fix; dwell rules (corridor, stop) by runs; crossings by runs of one
+country with the confirmation count. The smoothed speed is a linear recurrence: it runs one numpy step
+per rank of fix, across all movements at once (as many steps as the longest movement has fixes in the
+batch). Python is left with a loop over the batch's movements to read and write their states and with
+building the events.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final, TypeVar, cast
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from tamga.ingest.fix import Fix
+from tamga.ingest.profiles import seal_state
+from tamga.monitoring import borders
+from tamga.monitoring.corridor import (
+    EPOCH,
+    PlanNumbers,
+    PreparedCorridor,
+    initial_state,
+    microseconds,
+    prepare,
+    project_arrays,
+)
+from tamga.monitoring.domain import (
+    FUTURE_TOLERANCE,
+    RETROSPECTIVE_RULES,
+    SEVERITY,
+    AlarmEvent,
+    BatchResult,
+    EventKind,
+    FixRef,
+    MovementPlan,
+    MovementState,
+    Rule,
+    sort_events,
+)
+
+NONE_US: Final = np.iinfo(np.int64).min // 4  # "no time": far before any fix, safe to subtract from
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+Details = dict[str, float | int | str | bool | None]
+ArrayT = TypeVar("ArrayT", bound=npt.NDArray[Any])
+
+__all__ = [
+    "FUTURE_TOLERANCE",
+    "BatchResult",
+    "FixColumns",
+    "check_time",
+    "columns_from_fixes",
+    "process_batch",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FixColumns:
+    """A batch of fixes as columns: the engine's native input (a gateway may build it directly).
+
+    Seal fields are -1 where unknown, else 0 or 1, already read through the device profile; speeds and
+    battery are NaN where unknown; times are microseconds since the Unix epoch (UTC).
+    """
+
+    movement: IntArray
+    time_us: IntArray
+    lat: FloatArray
+    lon: FloatArray
+    valid: BoolArray
+    speed_kmh: FloatArray
+    opened: npt.NDArray[np.int8]
+    tampered: npt.NDArray[np.int8]
+    low_battery: npt.NDArray[np.int8]
+    battery_v: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.movement.size)
+
+
+def _flag(value: bool | None) -> int:
+    return -1 if value is None else int(value)
+
+
+def columns_from_fixes(plans: Mapping[int, MovementPlan], fixes: Sequence[tuple[int, Fix]]) -> FixColumns:
+    """Give a batch of (movement id, fix) as columns, the seal read through each movement's device profile."""
+    rows: list[tuple[int, int, float, float, bool, float, int, int, int, float]] = []
+    unknown = (-1, -1, -1, math.nan)
+    for movement_id, fix in fixes:
+        plan = plans.get(movement_id)
+        seal = unknown
+        if plan is not None:
+            s = seal_state(plan.device_profile, fix)
+            battery = math.nan if s.battery_v is None else s.battery_v
+            seal = (_flag(s.opened), _flag(s.tampered), _flag(s.low_battery), battery)
+        speed = math.nan if fix.speed_kmh is None else fix.speed_kmh
+        rows.append((movement_id, microseconds(fix.time), fix.lat, fix.lon, fix.valid, speed, *seal))
+    movement, time_us, lat, lon, valid, speed_kmh, opened, tampered, low, battery_v = (
+        (list(column) for column in zip(*rows, strict=True)) if rows else ([] for _ in range(10))
+    )
+    return FixColumns(
+        movement=np.array(movement, dtype=np.int64),
+        time_us=np.array(time_us, dtype=np.int64),
+        lat=np.array(lat, dtype=np.float64),
+        lon=np.array(lon, dtype=np.float64),
+        valid=np.array(valid, dtype=np.bool_),
+        speed_kmh=np.array(speed_kmh, dtype=np.float64),
+        opened=np.array(opened, dtype=np.int8),
+        tampered=np.array(tampered, dtype=np.int8),
+        low_battery=np.array(low, dtype=np.int8),
+        battery_v=np.array(battery_v, dtype=np.float64),
+    )
+
+
+# --- group scans ----------------------------------------------------------------------------------
+# Every scan takes elements sorted by group, `starts` (first element of its group) and `first` (index of
+# the group's first element), and the groups' carried state indexed by group.
+
+
+def _starts(groups: IntArray) -> BoolArray:
+    starts = np.ones(groups.size, dtype=np.bool_)
+    starts[1:] = groups[1:] != groups[:-1]
+    return starts
+
+
+def _ends(starts: BoolArray) -> BoolArray:
+    ends = np.ones(starts.size, dtype=np.bool_)
+    ends[:-1] = starts[1:]
+    return ends
+
+
+def _first_of(flags: BoolArray) -> IntArray:
+    """Index of the latest element at or before each element where `flags` is true (flags[0] must be)."""
+    marks: IntArray = np.where(flags, np.arange(flags.size), 0)
+    return np.maximum.accumulate(marks) if flags.size else marks
+
+
+def _last_true(mask: BoolArray, first: IntArray) -> IntArray:
+    """Index of the last element at or before each one, in its group, where `mask` holds; -1 if none."""
+    marks: IntArray = np.where(mask, np.arange(mask.size), -1)
+    latest = np.maximum.accumulate(marks) if mask.size else marks
+    return np.where(latest >= first, latest, -1)
+
+
+def _before(values: ArrayT, starts: BoolArray, carry: ArrayT) -> ArrayT:
+    """Each element's predecessor's value in its group, or the carry (already per element) at a start."""
+    shifted = np.empty_like(values)
+    if values.size:
+        shifted[0] = carry[0]
+        shifted[1:] = values[:-1]
+    return cast(ArrayT, np.where(starts, carry, shifted))
+
+
+def _latch(
+    starts: BoolArray, first: IntArray, set_: BoolArray, reset: BoolArray, carry_open: BoolArray
+) -> tuple[BoolArray, BoolArray, BoolArray]:
+    """An alarm that a fix opens (`set_`) or closes (`reset`) and others leave: opens, closes, open after."""
+    last = _last_true(set_ | reset, first)
+    after = np.where(last >= 0, set_[np.maximum(last, 0)], carry_open)
+    before = _before(after, starts, carry_open)
+    return set_ & ~before, reset & before, after
+
+
+@dataclass(frozen=True, slots=True)
+class _Runs:
+    opens: BoolArray
+    closes: BoolArray
+    open_after: BoolArray
+    since: IntArray
+    count: IntArray
+
+
+def _dwell(
+    starts: BoolArray,
+    first: IntArray,
+    t: IntArray,
+    cond: BoolArray,
+    carry_since: IntArray,
+    carry_count: IntArray,
+    carry_open: BoolArray,
+    dwell_us: IntArray,
+    min_fixes: IntArray,
+) -> _Runs:
+    """An alarm that opens once `cond` has held for `dwell_us` and `min_fixes` fixes, and closes when it
+    stops holding. Carries are per element (the group's); `carry_since` is NONE_US when nothing runs."""
+    n = cond.size
+    change = starts.copy()
+    change[1:] |= cond[1:] != cond[:-1]
+    run_first = _first_of(change)
+    carried = (run_first == first) & cond  # a run at the group's start continues the carried one
+    continues = carried & (carry_since != NONE_US)
+    since = np.where(continues, carry_since, t[run_first])
+    count = np.arange(n) - run_first + 1 + np.where(continues, carry_count, 0)
+    carried_open = carried & carry_open
+    qualifies = cond & (t - since >= dwell_us) & (count >= min_fixes)
+    before_qualified = _before(qualifies, change, np.zeros(n, dtype=np.bool_))
+    opens = qualifies & ~before_qualified & ~carried_open
+    open_after = cond & (qualifies | carried_open)
+    closes = ~cond & _before(open_after, starts, carry_open)
+    return _Runs(opens, closes, open_after, np.where(cond, since, NONE_US), np.where(cond, count, 0))
+
+
+def _smoothed(
+    groups: IntArray, first: IntArray, keep: FloatArray, add: FloatArray, carry: FloatArray
+) -> FloatArray:
+    """s = keep * s_before + add along each group from the group's carry: one numpy step per rank."""
+    rank = np.arange(groups.size) - first
+    order = np.argsort(rank, kind="stable")
+    state = carry.copy()
+    out = np.empty(groups.size)
+    start = 0
+    for size in np.bincount(rank).tolist() if rank.size else []:
+        index = order[start : start + size]
+        start += size
+        at = groups[index]
+        value = keep[index] * state[at] + add[index]
+        state[at] = value
+        out[index] = value
+    return out
+
+
+# --- the batch ------------------------------------------------------------------------------------
+
+
+def _dt(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def _iso_from_us(us: float) -> str:
+    return (EPOCH + timedelta(seconds=round(us / 1e6))).isoformat()
+
+
+def _us_or_none(at: datetime | None) -> int:
+    return NONE_US if at is None else microseconds(at)
+
+
+def _bool_or_none(value: int) -> bool | None:
+    return None if value < 0 else bool(value)
+
+
+def _float_or_none(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+# MovementState fields as carry columns: (carry name, state attribute) by kind
+_TIMES: Final = (
+    ("last_us", "last_time"),
+    ("pos_us", "last_pos_time"),
+    ("outside_since", "outside_since"),
+    ("stopped_since", "stopped_since"),
+    ("anchor_us", "border_anchor_time"),
+    ("candidate_us", "candidate_time"),
+)
+_FLOATS: Final = (
+    ("pos_lat", "last_lat"),
+    ("pos_lon", "last_lon"),
+    ("speed", "speed_kmh"),
+    ("remaining", "remaining_m"),
+    ("anchor_lat", "border_anchor_lat"),
+    ("anchor_lon", "border_anchor_lon"),
+    ("candidate_lat", "candidate_lat"),
+    ("candidate_lon", "candidate_lon"),
+)
+_COUNTS: Final = (("outside_fixes", "outside_fixes"), ("candidate_fixes", "candidate_fixes"))
+_COUNTRIES: Final = (("country", "country"), ("candidate", "candidate_country"))
+
+
+@dataclass(slots=True)
+class _Carry:
+    """The groups' states as columns (one row per group), read from their MovementStates."""
+
+    last_us: IntArray
+    pos_us: IntArray
+    outside_since: IntArray
+    stopped_since: IntArray
+    anchor_us: IntArray
+    candidate_us: IntArray
+    pos_lat: FloatArray
+    pos_lon: FloatArray
+    speed: FloatArray
+    remaining: FloatArray
+    anchor_lat: FloatArray
+    anchor_lon: FloatArray
+    candidate_lat: FloatArray
+    candidate_lon: FloatArray
+    outside_fixes: IntArray
+    candidate_fixes: IntArray
+    country: IntArray
+    candidate: IntArray
+    open: dict[Rule, BoolArray]
+
+    def copy(self) -> _Carry:
+        columns = {name: getattr(self, name).copy() for name, _ in (*_TIMES, *_FLOATS, *_COUNTS, *_COUNTRIES)}
+        return _Carry(**columns, open={rule: flags.copy() for rule, flags in self.open.items()})
+
+
+def _read_states(states: Sequence[MovementState], codes: Mapping[str, int]) -> _Carry:
+    columns: dict[str, Any] = {}
+    for name, attribute in _TIMES:
+        columns[name] = np.fromiter(
+            (_us_or_none(getattr(s, attribute)) for s in states), dtype=np.int64, count=len(states)
+        )
+    for name, attribute in _FLOATS:
+        values = (getattr(s, attribute) for s in states)
+        columns[name] = np.fromiter(
+            (math.nan if v is None else v for v in values), dtype=np.float64, count=len(states)
+        )
+    for name, attribute in _COUNTS:
+        columns[name] = np.fromiter(
+            (getattr(s, attribute) for s in states), dtype=np.int64, count=len(states)
+        )
+    for name, attribute in _COUNTRIES:
+        values = (getattr(s, attribute) for s in states)
+        columns[name] = np.fromiter(
+            (-1 if v is None else codes.get(v, -1) for v in values), dtype=np.int64, count=len(states)
+        )
+    alarms = [s.open_alarms for s in states]
+    return _Carry(
+        **columns,
+        open={
+            rule: np.fromiter((rule in a for a in alarms), dtype=np.bool_, count=len(states)) for rule in Rule
+        },
+    )
+
+
+def _write_states(
+    states: Sequence[MovementState], live: BoolArray, before: _Carry, after: _Carry, codes: Sequence[str]
+) -> None:
+    """Write into the live groups' MovementStates what the batch changed of their state."""
+
+    def changed(name: str) -> list[int]:
+        old, new = getattr(before, name), getattr(after, name)
+        differs = old != new
+        if new.dtype.kind == "f":
+            differs &= ~(np.isnan(old) & np.isnan(new))
+        return np.flatnonzero(differs & live).tolist()
+
+    for name, attribute in _TIMES:
+        values = getattr(after, name)
+        for i in changed(name):
+            setattr(states[i], attribute, None if values[i] == NONE_US else _dt(int(values[i])))
+    for name, attribute in _FLOATS:
+        values = getattr(after, name)
+        for i in changed(name):
+            setattr(states[i], attribute, None if math.isnan(values[i]) else float(values[i]))
+    for name, attribute in _COUNTS:
+        values = getattr(after, name)
+        for i in changed(name):
+            setattr(states[i], attribute, int(values[i]))
+    for name, attribute in _COUNTRIES:
+        values = getattr(after, name)
+        for i in changed(name):
+            setattr(states[i], attribute, codes[values[i]] if values[i] >= 0 else None)
+    moved = np.zeros(live.size, dtype=np.bool_)
+    for rule in Rule:
+        moved |= before.open[rule] != after.open[rule]
+    for i in np.flatnonzero(moved & live).tolist():
+        states[i].open_alarms = {rule for rule, flags in after.open.items() if flags[i]}
+
+
+class _Events:
+    """Builds the batch's events; a late group's opens of retrospective rules become retrospective events."""
+
+    def __init__(self, movement_ids: Sequence[int], scratch: Sequence[bool]) -> None:
+        self.movement_ids, self.scratch = movement_ids, scratch
+        self.items: list[AlarmEvent] = []
+
+    def add(
+        self,
+        group: int,
+        rule: Rule,
+        kind: EventKind,
+        at: datetime,
+        evidence: tuple[FixRef, ...],
+        details: Details,
+    ) -> None:
+        if self.scratch[group]:
+            if kind is not EventKind.OPEN or rule not in RETROSPECTIVE_RULES:
+                return
+            kind, details = EventKind.EVENT, {**details, "retrospective": True}
+        self.items.append(
+            AlarmEvent(self.movement_ids[group], rule, kind, SEVERITY[rule], at, evidence, details)
+        )
+
+
+def _refusal(known: bool, future: bool) -> str:
+    if not known:
+        return "no plan for the movement"
+    return "dated in the future" if future else "dated before the release"
+
+
+def process_batch(
+    plans: Mapping[int, MovementPlan],
+    states: MutableMapping[int, MovementState],
+    fixes: Sequence[tuple[int, Fix]] | FixColumns,
+    now: datetime,
+) -> BatchResult:
+    """Apply the rules to a batch of fixes, vectorised; update `states` in place; give the events."""
+    cols = fixes if isinstance(fixes, FixColumns) else columns_from_fixes(plans, fixes)
+    n = len(cols)
+    position = np.arange(n)
+
+    # refuse what cannot be taken
+    known_ids = np.array([m for m in np.unique(cols.movement).tolist() if m in plans], dtype=np.int64)
+    movement_index = np.minimum(np.searchsorted(known_ids, cols.movement), max(known_ids.size - 1, 0))
+    known = known_ids[movement_index] == cols.movement if known_ids.size else np.zeros(n, dtype=np.bool_)
+    movement_plans = [plans[m] for m in known_ids.tolist()]
+    released = np.array([prepare(p).numbers.released_us for p in movement_plans], dtype=np.int64)
+    future = cols.time_us > microseconds(now + FUTURE_TOLERANCE)
+    early = known & ~future & (cols.time_us < (released[movement_index] if released.size else 0))
+    rejected = [
+        (i, _refusal(bool(known[i]), bool(future[i])))
+        for i in np.flatnonzero(~known | future | early).tolist()
+    ]
+    take = known & ~future & ~early
+
+    # movements' states, then sort by movement, time, position
+    movement_states: list[MovementState] = []
+    for movement_id, plan in zip(known_ids.tolist(), movement_plans, strict=True):
+        state = states.get(movement_id)
+        if state is None:
+            state = states[movement_id] = initial_state(plan)
+        movement_states.append(state)
+    newest = np.array([_us_or_none(s.last_time) for s in movement_states], dtype=np.int64)
+    rows = np.flatnonzero(take)
+    order = rows[np.lexsort((position[rows], cols.time_us[rows], movement_index[rows]))]
+    m, t = movement_index[order], cols.time_us[order]
+    repeat = np.zeros(order.size, dtype=np.bool_)
+    repeat[1:] = (m[1:] == m[:-1]) & (t[1:] == t[:-1])
+    repeat |= t == newest[m]
+    duplicates = int(repeat.sum())
+    order, m, t = order[~repeat], m[~repeat], t[~repeat]
+    late = t < newest[m]
+    if not order.size:
+        return BatchResult([], rejected, duplicates, 0)
+
+    # groups: each movement's late fixes (replayed from a blank state), then its live ones
+    new_group = np.ones(order.size, dtype=np.bool_)
+    new_group[1:] = (m[1:] != m[:-1]) | (late[1:] != late[:-1])
+    g = np.cumsum(new_group) - 1
+    group_movement = m[new_group]
+    group_scratch = late[new_group]
+    group_plans = [movement_plans[i] for i in group_movement.tolist()]
+    group_states = [
+        initial_state(movement_plans[i]) if scratch else movement_states[i]
+        for i, scratch in zip(group_movement.tolist(), group_scratch.tolist(), strict=True)
+    ]
+    prepared = [prepare(p) for p in group_plans]
+    col = _table(prepared)
+    boundaries = borders.load_boundaries()
+    codes = {code: i for i, code in enumerate(boundaries.codes)}
+    carry = _read_states(group_states, codes)
+    before = carry.copy()
+    events = _Events(known_ids[group_movement].tolist(), group_scratch.tolist())
+    _apply(cols, order, g, t, col, carry, prepared, group_scratch, boundaries.codes, events)
+    _write_states(group_states, ~group_scratch, before, carry, boundaries.codes)
+    return BatchResult(sort_events(events.items), rejected, duplicates, int(late.sum()))
+
+
+def _ints(values: FloatArray) -> IntArray:
+    return values.astype(np.int64)
+
+
+def _table(prepared: Sequence[PreparedCorridor]) -> dict[str, FloatArray]:
+    """The plans' numbers as columns by name (times in microseconds: exact in float64 until 2255)."""
+    numbers = np.array([p.numbers for p in prepared], dtype=np.float64).reshape(len(prepared), -1)
+    return {name: numbers[:, i] for i, name in enumerate(PlanNumbers._fields)}
+
+
+def _apply(
+    cols: FixColumns,
+    order: IntArray,
+    g: IntArray,
+    t: IntArray,
+    col: Mapping[str, FloatArray],
+    carry: _Carry,
+    prepared: Sequence[PreparedCorridor],
+    scratch: BoolArray,
+    codes: Sequence[str],
+    events: _Events,
+) -> None:
+    """Run every rule over the sorted elements; emit events; leave the groups' new state in `carry`."""
+    pos = order
+    n = order.size
+    starts = _starts(g)
+    ends = _ends(starts)
+    first = _first_of(starts)
+    end_group = g[ends]
+
+    def ref(element: int) -> FixRef:
+        return FixRef(int(pos[element]), _dt(int(t[element])))
+
+    # signal: a fix closes an open alarm; a gap longer than the threshold opens and closes one
+    after_us = _ints(col["signal_after_us"])
+    since = _before(
+        t, starts, np.where(carry.last_us != NONE_US, carry.last_us, _ints(col["released_us"]))[g]
+    )
+    carried_open = starts & carry.open[Rule.SIGNAL_LOST][g]
+    gap_open = ~carried_open & (t - since > after_us[g])
+    for e in np.flatnonzero(carried_open | gap_open).tolist():
+        group, since_us = int(g[e]), int(since[e])
+        if gap_open[e]:
+            previous: tuple[FixRef, ...] = ()
+            if not starts[e]:
+                previous = (ref(e - 1),)
+            elif carry.last_us[group] != NONE_US:
+                previous = (FixRef(None, _dt(since_us)),)
+            events.add(
+                group,
+                Rule.SIGNAL_LOST,
+                EventKind.OPEN,
+                _dt(since_us + int(after_us[group])),
+                previous,
+                {"silent_since": _dt(since_us).isoformat(), "threshold_s": int(after_us[group]) / 1e6},
+            )
+        events.add(
+            group,
+            Rule.SIGNAL_LOST,
+            EventKind.CLOSE,
+            _dt(int(t[e])),
+            (ref(e),),
+            {"silent_s": (int(t[e]) - since_us) / 1e6},
+        )
+    carry.open[Rule.SIGNAL_LOST][end_group] = False
+    carry.last_us[end_group] = t[ends]
+
+    # time limit: opened by the first fix after it, never closed here
+    limit_us = _ints(col["limit_us"])
+    opens, _, after = _latch(
+        starts, first, t > limit_us[g], np.zeros(n, dtype=np.bool_), carry.open[Rule.TIME_LIMIT_EXCEEDED][g]
+    )
+    for e in np.flatnonzero(opens).tolist():
+        group = int(g[e])
+        limit = _dt(int(limit_us[group]))
+        events.add(
+            group,
+            Rule.TIME_LIMIT_EXCEEDED,
+            EventKind.OPEN,
+            limit,
+            (ref(e),),
+            {"time_limit": limit.isoformat()},
+        )
+    carry.open[Rule.TIME_LIMIT_EXCEEDED][end_group] = after[ends]
+
+    # geometry of the valid fixes, all movements at once
+    lat, lon = cols.lat[order], cols.lon[order]
+    valid = cols.valid[order] & np.isfinite(lat) & np.isfinite(lon)
+    v = np.flatnonzero(valid)
+    gv = g[v]
+    xv, yv = project_arrays(lat[v], lon[v], col["lat0"][gv], col["lon0"][gv], col["radius"][gv])
+    lines = np.fromiter((p.line for p in prepared), dtype=object, count=len(prepared))
+    points = shapely.points(xv, yv)
+    distance = shapely.distance(lines[gv], points)
+    along = shapely.line_locate_point(lines[gv], points)
+    place_count = max((p.places_x.size for p in prepared), default=0)
+    in_place = np.zeros(n, dtype=np.bool_)
+    if place_count and v.size:
+        px = np.full((len(prepared), place_count), np.nan)
+        py, pr = px.copy(), px.copy()
+        for i, p in enumerate(prepared):
+            k = p.places_x.size
+            px[i, :k], py[i, :k], pr[i, :k] = p.places_x, p.places_y, p.places_radius
+        near = np.hypot(xv[:, None] - px[gv], yv[:, None] - py[gv]) <= pr[gv]
+        in_place[v] = near.any(axis=1)
+
+    # seal: opened or tampered outside an authorised place opens; closed and intact closes
+    opened, tampered = cols.opened[order], cols.tampered[order]
+    bad = (opened == 1) | (tampered == 1)
+    reported = (opened >= 0) | (tampered >= 0)
+    opens, closes, after = _latch(
+        starts, first, bad & ~in_place, reported & ~bad, carry.open[Rule.SEAL_OPENED][g]
+    )
+    for e in np.flatnonzero(opens | closes).tolist():
+        if opens[e]:
+            details: Details = {
+                "opened": _bool_or_none(int(opened[e])),
+                "tampered": _bool_or_none(int(tampered[e])),
+            }
+        else:
+            details = {"opened": False, "tampered": _bool_or_none(int(tampered[e]))}
+        kind = EventKind.OPEN if opens[e] else EventKind.CLOSE
+        events.add(int(g[e]), Rule.SEAL_OPENED, kind, _dt(int(t[e])), (ref(e),), details)
+    carry.open[Rule.SEAL_OPENED][end_group] = after[ends]
+
+    # battery
+    low, battery = cols.low_battery[order], cols.battery_v[order]
+    opens, closes, after = _latch(starts, first, low == 1, low == 0, carry.open[Rule.LOW_BATTERY][g])
+    for e in np.flatnonzero(opens | closes).tolist():
+        kind = EventKind.OPEN if opens[e] else EventKind.CLOSE
+        events.add(
+            int(g[e]),
+            Rule.LOW_BATTERY,
+            kind,
+            _dt(int(t[e])),
+            (ref(e),),
+            {"battery_v": _float_or_none(float(battery[e]))},
+        )
+    carry.open[Rule.LOW_BATTERY][end_group] = after[ends]
+
+    if v.size:
+        _position_rules(
+            cols, order, g, t, v, xv, yv, distance, along, in_place[v], col, carry, scratch, codes, events
+        )
+
+
+def _position_rules(
+    cols: FixColumns,
+    order: IntArray,
+    g: IntArray,
+    t: IntArray,
+    v: IntArray,
+    xv: FloatArray,
+    yv: FloatArray,
+    distance: FloatArray,
+    along: FloatArray,
+    in_place: BoolArray,
+    col: Mapping[str, FloatArray],
+    carry: _Carry,
+    scratch: BoolArray,
+    codes: Sequence[str],
+    events: _Events,
+) -> None:
+    """The rules that need a valid position, over the valid fixes only."""
+    pos = order[v]
+    gv, tv = g[v], t[v]
+    lat, lon = cols.lat[order][v], cols.lon[order][v]
+    nv = v.size
+    starts = _starts(gv)
+    ends = _ends(starts)
+    first = _first_of(starts)
+    end_group = gv[ends]
+
+    def ref(element: int) -> FixRef:
+        return FixRef(int(pos[element]), _dt(int(tv[element])))
+
+    # the previous valid fix: in the batch, or the carried one
+    carry_x, carry_y = project_arrays(carry.pos_lat, carry.pos_lon, col["lat0"], col["lon0"], col["radius"])
+    has_previous = ~starts | (carry.pos_us[gv] != NONE_US)
+    previous_us = _before(tv, starts, carry.pos_us[gv])
+    previous_x = _before(xv, starts, carry_x[gv])
+    previous_y = _before(yv, starts, carry_y[gv])
+    seconds = (tv - previous_us) / 1e6
+    step_m = np.hypot(xv - previous_x, yv - previous_y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        implied = np.where(has_previous, step_m / seconds * 3.6, np.nan)
+    max_speed = col["max_speed_kmh"][gv]
+    too_fast = has_previous & (implied > max_speed)
+
+    # implausible movement
+    opens, closes, after = _latch(
+        starts, first, too_fast, has_previous & ~too_fast, carry.open[Rule.IMPLAUSIBLE_MOVEMENT][gv]
+    )
+    for e in np.flatnonzero(opens | closes).tolist():
+        group = int(gv[e])
+        if opens[e]:
+            before = ref(e - 1) if not starts[e] else FixRef(None, _dt(int(previous_us[e])))
+            evidence: tuple[FixRef, ...] = (before, ref(e))
+            details: Details = {"speed_kmh": float(implied[e]), "distance_m": float(step_m[e])}
+            events.add(group, Rule.IMPLAUSIBLE_MOVEMENT, EventKind.OPEN, _dt(int(tv[e])), evidence, details)
+        else:
+            events.add(
+                group,
+                Rule.IMPLAUSIBLE_MOVEMENT,
+                EventKind.CLOSE,
+                _dt(int(tv[e])),
+                (ref(e),),
+                {"speed_kmh": float(implied[e])},
+            )
+    carry.open[Rule.IMPLAUSIBLE_MOVEMENT][end_group] = after[ends]
+
+    # the recent moving speed
+    stop_speed = col["stop_speed_kmh"][gv]
+    moving = has_previous & (implied >= stop_speed) & (implied <= max_speed)
+    keep = np.where(moving, np.exp(-seconds / col["smoothing_s"][gv]), 1.0)
+    add = np.where(moving, (1.0 - keep) * implied, 0.0)
+    speed = _smoothed(gv, first, keep, add, carry.speed)
+    carry.speed[end_group] = speed[ends]
+
+    # corridor deviation
+    outside = distance > col["width_m"][gv]
+    runs = _dwell(
+        starts,
+        first,
+        tv,
+        outside,
+        carry.outside_since[gv],
+        carry.outside_fixes[gv],
+        carry.open[Rule.CORRIDOR_DEVIATION][gv],
+        _ints(col["deviation_dwell_us"])[gv],
+        _ints(col["deviation_min_fixes"])[gv],
+    )
+    for e in np.flatnonzero(runs.opens | runs.closes).tolist():
+        group, at = int(gv[e]), _dt(int(tv[e]))
+        if runs.opens[e]:
+            details = {
+                "distance_m": float(distance[e]),
+                "outside_since": _dt(int(runs.since[e])).isoformat(),
+                "outside_fixes": int(runs.count[e]),
+            }
+            events.add(group, Rule.CORRIDOR_DEVIATION, EventKind.OPEN, at, (ref(e),), details)
+        else:
+            events.add(
+                group,
+                Rule.CORRIDOR_DEVIATION,
+                EventKind.CLOSE,
+                at,
+                (ref(e),),
+                {"distance_m": float(distance[e])},
+            )
+    carry.open[Rule.CORRIDOR_DEVIATION][end_group] = runs.open_after[ends]
+    carry.outside_since[end_group] = runs.since[ends]
+    carry.outside_fixes[end_group] = runs.count[ends]
+
+    # unscheduled stop, over the valid fixes whose speed is known (reported, else implied)
+    reported = cols.speed_kmh[order][v]
+    stop_speed_of = np.where(np.isnan(reported), implied, reported)
+    k = np.flatnonzero(~np.isnan(stop_speed_of))
+    if k.size:
+        gk = gv[k]
+        k_starts = _starts(gk)
+        k_ends = _ends(k_starts)
+        sk = stop_speed_of[k]
+        stopped = (sk < stop_speed[k]) & ~in_place[k]
+        runs = _dwell(
+            k_starts,
+            _first_of(k_starts),
+            tv[k],
+            stopped,
+            carry.stopped_since[gk],
+            np.zeros(k.size, dtype=np.int64),
+            carry.open[Rule.UNSCHEDULED_STOP][gk],
+            _ints(col["stop_dwell_us"])[gk],
+            np.ones(k.size, dtype=np.int64),
+        )
+        for j in np.flatnonzero(runs.opens | runs.closes).tolist():
+            e = int(k[j])
+            group, at = int(gv[e]), _dt(int(tv[e]))
+            if runs.opens[j]:
+                details = {"stopped_since": _dt(int(runs.since[j])).isoformat(), "speed_kmh": float(sk[j])}
+                events.add(group, Rule.UNSCHEDULED_STOP, EventKind.OPEN, at, (ref(e),), details)
+            else:
+                events.add(
+                    group, Rule.UNSCHEDULED_STOP, EventKind.CLOSE, at, (ref(e),), {"speed_kmh": float(sk[j])}
+                )
+        carry.open[Rule.UNSCHEDULED_STOP][gk[k_ends]] = runs.open_after[k_ends]
+        carry.stopped_since[gk[k_ends]] = runs.since[k_ends]
+
+    # late: estimated arrival from the remaining route and the recent moving speed
+    remaining = col["length_m"][gv] - along + distance
+    eta = tv + remaining / (speed / 3.6) * 1e6
+    limit_us = _ints(col["limit_us"])[gv]
+    margin_us = _ints(col["late_margin_us"])[gv]
+    opens, closes, after = _latch(
+        starts, first, eta > limit_us, eta <= limit_us - margin_us, carry.open[Rule.LATE][gv]
+    )
+    for e in np.flatnonzero(opens | closes).tolist():
+        kind = EventKind.OPEN if opens[e] else EventKind.CLOSE
+        details = {
+            "eta": _iso_from_us(float(eta[e])),
+            "remaining_km": float(remaining[e]) / 1000,
+            "speed_kmh": float(speed[e]),
+        }
+        events.add(int(gv[e]), Rule.LATE, kind, _dt(int(tv[e])), (ref(e),), details)
+    carry.open[Rule.LATE][end_group] = after[ends]
+    carry.remaining[end_group] = remaining[ends]
+
+    carry.pos_us[end_group] = tv[ends]
+    carry.pos_lat[end_group] = lat[ends]
+    carry.pos_lon[end_group] = lon[ends]
+
+    live = np.flatnonzero(~scratch[gv])
+    country = np.full(nv, -1, dtype=np.int64)
+    country[live] = borders.country_index_at(lat[live], lon[live])
+    c = np.flatnonzero(country >= 0)
+    if c.size:
+        _crossings(gv[c], tv[c], lat[c], lon[c], pos[c], country[c], col, carry, codes, events)
+
+
+def _crossings(
+    gc: IntArray,
+    tc: IntArray,
+    latc: FloatArray,
+    lonc: FloatArray,
+    posc: IntArray,
+    cc: IntArray,
+    col: Mapping[str, FloatArray],
+    carry: _Carry,
+    codes: Sequence[str],
+    events: _Events,
+) -> None:
+    """Border crossings over the valid fixes of known country, in runs of one country.
+
+    A run of another country than the confirmed one confirms it at its `border_confirm_fixes`-th fix (a
+    pending run carried from the last batch counts on). The confirmed country before a run is the country
+    of the last run long enough to confirm (or the carried one); the crossing is interpolated between the
+    last fix in that country before the run (the anchor) and the run's first fix.
+    """
+    n = gc.size
+    starts = _starts(gc)
+    ends = _ends(starts)
+    first = _first_of(starts)
+    none = np.full(n, -1, dtype=np.int64)
+    confirmed_carry = carry.country.copy()
+    fresh = starts & (confirmed_carry[gc] < 0)  # a movement without a country takes the first it reports
+    confirmed_carry[gc[fresh]] = cc[fresh]
+    confirm_fixes = _ints(col["border_confirm_fixes"])[gc]
+
+    change = starts.copy()
+    change[1:] |= cc[1:] != cc[:-1]
+    run_first = _first_of(change)
+    candidate = carry.candidate[gc]
+    continues = (run_first == first) & (candidate >= 0) & (cc == candidate)
+    in_run = np.arange(n) - run_first + 1 + np.where(continues, carry.candidate_fixes[gc], 0)
+
+    run_of = np.cumsum(change) - 1
+    run_start = np.flatnonzero(change)
+    run_end = np.flatnonzero(_ends(change))
+    long_run = in_run[run_end] >= confirm_fixes[run_end]
+    run_country = cc[run_start]
+    run_opens_group = starts[run_start]
+    last_long = _last_true(long_run, _first_of(run_opens_group))
+    prior_long = _before(last_long, run_opens_group, np.full(run_start.size, -1, dtype=np.int64))
+    before_run = np.where(
+        prior_long >= 0, run_country[np.maximum(prior_long, 0)], confirmed_carry[gc[run_start]]
+    )
+    crossing_run = long_run & (run_country != before_run)
+
+    settled = long_run[run_of] & (in_run >= confirm_fixes)
+    confirmed_after = np.where(settled, cc, before_run[run_of])
+    home = cc == confirmed_after
+    last_home = _last_true(home, first)
+    anchor_before = _before(last_home, starts, none)
+
+    at_confirmation = settled & ~_before(settled, change, np.zeros(n, dtype=np.bool_))
+    found = np.flatnonzero(at_confirmation & crossing_run[run_of])
+    if found.size:
+        start = run_start[run_of[found]]
+        group = gc[found]
+        anchor = anchor_before[start]
+        from_carry = anchor < 0
+        a = np.maximum(anchor, 0)
+        a_us = np.where(from_carry, carry.anchor_us[group], tc[a])
+        a_lat = np.where(from_carry, carry.anchor_lat[group], latc[a])
+        a_lon = np.where(from_carry, carry.anchor_lon[group], lonc[a])
+        carried = continues[start]
+        b_us = np.where(carried, carry.candidate_us[group], tc[start])
+        b_lat = np.where(carried, carry.candidate_lat[group], latc[start])
+        b_lon = np.where(carried, carry.candidate_lon[group], lonc[start])
+        old = before_run[run_of[found]]
+        share = borders.crossing_point(a_lat, a_lon, b_lat, b_lon, old)
+        for i, e in enumerate(found.tolist()):
+            a_time, b_time = _dt(int(a_us[i])), _dt(int(b_us[i]))
+            a_ref = FixRef(None if from_carry[i] else int(posc[anchor[i]]), a_time)
+            b_ref = FixRef(None if carried[i] else int(posc[start[i]]), b_time)
+            f = float(share[i])
+            before, after = codes[int(old[i])], codes[int(cc[e])]
+            events.add(
+                int(group[i]),
+                Rule.BORDER_CROSSING,
+                EventKind.EVENT,
+                a_time + (b_time - a_time) * f,
+                (a_ref, b_ref),
+                {
+                    "from": before,
+                    "to": after,
+                    "border": borders.border_name(before, after),
+                    "kind": borders.border_kind(before, after),
+                    "lat": float(a_lat[i]) + f * (float(b_lat[i]) - float(a_lat[i])),
+                    "lon": float(a_lon[i]) + f * (float(b_lon[i]) - float(a_lon[i])),
+                },
+            )
+
+    eg = gc[ends]
+    last = last_home[ends]
+    has_home = last >= 0
+    home_at = np.maximum(last, 0)
+    pending = cc[ends] != confirmed_after[ends]
+    pending_first = run_first[ends]
+    carried_pending = continues[ends]
+    carry.anchor_us[eg] = np.where(has_home, tc[home_at], carry.anchor_us[eg])
+    carry.anchor_lat[eg] = np.where(has_home, latc[home_at], carry.anchor_lat[eg])
+    carry.anchor_lon[eg] = np.where(has_home, lonc[home_at], carry.anchor_lon[eg])
+    candidate_us = np.where(carried_pending, carry.candidate_us[eg], tc[pending_first])
+    candidate_lat = np.where(carried_pending, carry.candidate_lat[eg], latc[pending_first])
+    candidate_lon = np.where(carried_pending, carry.candidate_lon[eg], lonc[pending_first])
+    carry.candidate_us[eg] = np.where(pending, candidate_us, NONE_US)
+    carry.candidate_lat[eg] = np.where(pending, candidate_lat, np.nan)
+    carry.candidate_lon[eg] = np.where(pending, candidate_lon, np.nan)
+    carry.candidate[eg] = np.where(pending, cc[ends], -1)
+    carry.candidate_fixes[eg] = np.where(pending, in_run[ends], 0)
+    carry.country[eg] = confirmed_after[ends]
+
+
+def check_time(
+    plans: Mapping[int, MovementPlan], states: MutableMapping[int, MovementState], now: datetime
+) -> list[AlarmEvent]:
+    """Apply the time rules (signal lost, late, time limit exceeded) at `now`, vectorised over movements."""
+    ids = list(plans)
+    movement_states: list[MovementState] = []
+    for movement_id in ids:
+        state = states.get(movement_id)
+        if state is None:
+            state = states[movement_id] = initial_state(plans[movement_id])
+        movement_states.append(state)
+    if not ids:
+        return []
+    col = _table([prepare(plans[i]) for i in ids])
+    released, limit, after = (_ints(col[name]) for name in ("released_us", "limit_us", "signal_after_us"))
+    last = np.array([_us_or_none(s.last_time) for s in movement_states], dtype=np.int64)
+    position = np.array([_us_or_none(s.last_pos_time) for s in movement_states], dtype=np.int64)
+    speed = np.array([s.speed_kmh for s in movement_states], dtype=np.float64)
+    remaining = np.array([s.remaining_m for s in movement_states], dtype=np.float64)
+    is_open = {
+        rule: np.array([rule in s.open_alarms for s in movement_states], dtype=np.bool_)
+        for rule in (Rule.SIGNAL_LOST, Rule.TIME_LIMIT_EXCEEDED, Rule.LATE)
+    }
+    now_us = microseconds(now)
+    since = np.where(last != NONE_US, last, released)
+    lost = (now_us - since > after) & ~is_open[Rule.SIGNAL_LOST]
+    exceeded = (now_us > limit) & ~is_open[Rule.TIME_LIMIT_EXCEEDED]
+    base = np.where(position != NONE_US, position, released)
+    eta = np.maximum(float(now_us), base + remaining / (speed / 3.6) * 1e6)
+    late = (eta > limit) & ~is_open[Rule.LATE]
+
+    events: list[AlarmEvent] = []
+
+    def emit(i: int, rule: Rule, at: datetime, evidence: tuple[FixRef, ...], details: Details) -> None:
+        events.append(AlarmEvent(ids[i], rule, EventKind.OPEN, SEVERITY[rule], at, evidence, details))
+        movement_states[i].open_alarms.add(rule)
+
+    for i in np.flatnonzero(lost | exceeded | late).tolist():
+        state = movement_states[i]
+        if lost[i]:
+            silent_since = _dt(int(since[i]))
+            evidence = (FixRef(None, state.last_time),) if state.last_time is not None else ()
+            emit(
+                i,
+                Rule.SIGNAL_LOST,
+                silent_since + timedelta(microseconds=int(after[i])),
+                evidence,
+                {"silent_since": silent_since.isoformat(), "threshold_s": int(after[i]) / 1e6},
+            )
+        if exceeded[i]:
+            limit_at = _dt(int(limit[i]))
+            emit(i, Rule.TIME_LIMIT_EXCEEDED, limit_at, (), {"time_limit": limit_at.isoformat()})
+        if late[i]:
+            details: Details = {
+                "eta": _iso_from_us(float(eta[i])),
+                "remaining_km": float(remaining[i]) / 1000,
+                "speed_kmh": float(speed[i]),
+            }
+            emit(i, Rule.LATE, now, (), details)
+    return sort_events(events)
