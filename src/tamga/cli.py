@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -192,6 +193,72 @@ def demo(
 
     code = run_demo(get_settings(), port=port, movements=movements, serve_after=serve_after, console=console)
     sys.exit(code)
+
+
+@app.command()
+def simulate(
+    trucks: Annotated[int, typer.Option(help="trucks to drive (at most one per seal)")] = 3,
+    speed_up: Annotated[float, typer.Option(help="simulated seconds per real second")] = 600.0,
+    duration: Annotated[
+        float | None, typer.Option(help="simulated hours to drive; default: every truck to its end")
+    ] = None,
+    egts_host: Annotated[str, typer.Option(help="host of the EGTS and Wialon IPS gateways")] = "127.0.0.1",
+    egts_port: Annotated[int | None, typer.Option(help="default: TAMGA_EGTS_PORT or 5020")] = None,
+    wialon_port: Annotated[int | None, typer.Option(help="default: TAMGA_WIALON_PORT or 5021")] = None,
+    mqtt_url: Annotated[
+        str | None, typer.Option(help="broker for MQTT seals; default: TAMGA_MQTT_URL")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="the same seed drives the same tracks and incidents")] = 1,
+    device_file: Annotated[
+        Path | None,
+        typer.Option(help="CSV of device_id,protocol,secret; default: the seals in TAMGA_DATABASE_URL"),
+    ] = None,
+) -> None:
+    """Drive simulated trucks along the Union's corridors, reporting to the gateways over the real protocols.
+
+    Without --device-file the seals in service are read from the database, with the secrets `tamga demo`
+    gave them. Exit 1 if any truck failed.
+    """
+    from datetime import timedelta
+
+    from tamga.kit.clock import utcnow
+    from tamga.simulate.runner import (
+        Endpoints,
+        plan_fleet,
+        read_device_file,
+        run_with_progress,
+        seals_from_database,
+    )
+
+    settings = get_settings()
+    seals = (
+        read_device_file(device_file)
+        if device_file is not None
+        else asyncio.run(seals_from_database(settings.database_url))
+    )[:trucks]
+    if not seals:
+        console.print("[red]no seals to drive[/red]: run `tamga demo` or give --device-file")
+        raise typer.Exit(2)
+    endpoints = Endpoints(
+        host=egts_host,
+        egts_port=egts_port or settings.egts_port,
+        wialon_port=wialon_port or settings.wialon_port,
+        mqtt_url=mqtt_url or settings.mqtt_url,
+        mqtt_topic=settings.mqtt_topic,
+    )
+    start = utcnow().replace(microsecond=0)
+    plans = plan_fleet(seals, seed=seed, start=start)
+    span = timedelta(hours=duration) if duration is not None else None
+    results = asyncio.run(
+        run_with_progress(console, plans, endpoints, start=start, speed_up=speed_up, duration=span)
+    )
+    table = Table("device", "protocol", "corridor", "incidents", "live", "black box", "resent", "error")
+    for r in results:
+        row = (r.device_id, r.protocol, r.corridor, ", ".join(r.incidents), str(r.live), str(r.black_box))
+        table.add_row(*row, str(r.retransmitted), r.error or "")
+    console.print(table)
+    if any(r.error for r in results):
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

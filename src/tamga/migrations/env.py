@@ -14,12 +14,18 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Leave the daily partitions of `fixes` (made at run time on PostgreSQL) out of autogenerate."""
+    return not (type_ == "table" and name is not None and name.startswith(("fixes_p", "fixes_default")))
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
