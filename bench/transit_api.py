@@ -652,7 +652,16 @@ async def server(url: str, workers: int, log: Path) -> Any:
         TAMGA_JWT_SECRET="bench-jwt-secret-" + uuid.uuid4().hex,
         TAMGA_HTTP_HOST="127.0.0.1",
     )
-    cmd = [str(VENV_BIN / "tamga"), "serve", "--no-migrate", "--port", str(port), "--workers", str(workers)]
+    cmd = [
+        str(VENV_BIN / "tamga"),
+        "serve",
+        "--no-migrate",
+        "--no-gateways",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
             *cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT

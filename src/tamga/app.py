@@ -17,6 +17,9 @@ from tamga.ingest.bus import FixBus
 from tamga.kit.db import Database
 from tamga.kit.http import BodyLimitMiddleware, install_error_handlers
 from tamga.kit.idempotency import IdempotencyMiddleware
+from tamga.monitoring import endpoints as monitoring_endpoints
+from tamga.monitoring.service import AlarmHub
+from tamga.monitoring.tasks import MonitoringTasks
 from tamga.parties import endpoints as parties_endpoints
 from tamga.reference import endpoints as reference_endpoints
 from tamga.reference.catalog import load_catalog
@@ -34,6 +37,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
 
     bus = FixBus(settings.ingest_bus_max_queued)
+    hub = AlarmHub()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,10 +49,17 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             gateways = Gateways(settings, db, bus)
             await gateways.start()
         app.state.gateways = gateways
+        monitoring = None
+        if settings.monitoring_in_app:
+            monitoring = MonitoringTasks(db, bus, settings, hub)
+            monitoring.start()
+        app.state.monitoring = monitoring
         yield
         if gateways is not None:
             await gateways.stop()
         bus.close()
+        if monitoring is not None:
+            await monitoring.stop()
         if database is None:
             await db.dispose()
 
@@ -62,6 +73,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.db = db
     app.state.bus = bus  # newly stored fixes, for the monitoring engine
+    app.state.alarm_hub = hub  # alarm changes, for the live streams
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
@@ -70,6 +82,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     api.include_router(transit_endpoints.router)
     api.include_router(reference_endpoints.router)
     api.include_router(ingest_endpoints.router)
+    api.include_router(monitoring_endpoints.router)
     app.include_router(api)
 
     @app.get("/health", tags=["health"])

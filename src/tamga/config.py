@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     ingest_max_decode_errors: int = 5
     ingest_bus_max_queued: int = 200_000
 
+    # Monitoring: the bus consumer and the time tick run in the HTTP app's lifespan when
+    # `monitoring_in_app` is on; the corridor is this wide on each side of the declared route.
+    monitoring_in_app: bool = True
+    monitoring_corridor_width_m: float = 500.0
+    monitoring_batch_max_items: int = 5000
+    monitoring_batch_max_wait_s: float = 0.5
+    monitoring_tick_s: float = 60.0
+
     jwt_secret: SecretStr = SecretStr("change-me-in-production-this-is-the-embedded-default")
     jwt_issuer: str = "tamga"
     jwt_ttl_minutes: int = 60

@@ -4,6 +4,7 @@ from tamga.kit.db import Base
 from tamga.models.audit import AuditHead, AuditRecord
 from tamga.models.auth import ApiKey, LoginThrottle, User
 from tamga.models.idempotency import IdempotencyRecord
+from tamga.models.monitoring import Alarm
 from tamga.models.parties import Operator, Seal, Vehicle
 from tamga.models.telemetry import TelemetryFix
 from tamga.models.transit import (
@@ -16,6 +17,7 @@ from tamga.models.transit import (
 )
 
 __all__ = [
+    "Alarm",
     "ApiKey",
     "AuditHead",
     "AuditRecord",

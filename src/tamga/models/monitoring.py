@@ -1,0 +1,44 @@
+"""Monitoring alarms: what the rules opened on a released movement, and what officers did about them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tamga.kit.db import Base, BigId
+
+
+class Alarm(Base):
+    """An alarm of one rule on one movement: open, acknowledged, then resolved (by an officer or cleared)."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (
+        # At most one alarm not yet resolved per movement and rule; the service checks first, this holds
+        # against a second writer.
+        Index(
+            "uq_alarms_open_movement_rule",
+            "movement_id",
+            "rule",
+            unique=True,
+            sqlite_where=text("status != 'resolved'"),
+            postgresql_where=text("status != 'resolved'"),
+        ),
+        Index("ix_alarms_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    movement_id: Mapped[int] = mapped_column(ForeignKey("movements.id", ondelete="CASCADE"), index=True)
+    rule: Mapped[str] = mapped_column(String(30))
+    severity: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12))
+    opened_at: Mapped[dt.datetime]
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{time, lat, lon}] of the fixes
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[dt.datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[dt.datetime | None]
+    comment: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,91 @@
+"""Every query of monitoring: active movements, their seals, alarms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamga.auth.domain import Principal, Role
+from tamga.models import Alarm, Movement, MovementOffice, Seal
+
+# The states in which a movement is on the road and so under monitoring.
+MONITORED_STATUSES = ("released", "en_route", "enquiry")
+
+
+async def movements_by_ids(session: AsyncSession, ids: Iterable[int]) -> Sequence[Movement]:
+    """Give the movements with these ids (any state)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    return (await session.execute(select(Movement).where(Movement.id.in_(wanted)))).scalars().all()
+
+
+async def monitored_movements(session: AsyncSession) -> Sequence[Movement]:
+    """Give every movement on the road (released, en route, under enquiry)."""
+    stmt = select(Movement).where(Movement.status.in_(MONITORED_STATUSES)).order_by(Movement.id)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def seals_of(session: AsyncSession, movement_ids: Iterable[int]) -> Sequence[Seal]:
+    """Give the seals arming these movements, by id."""
+    wanted = sorted(set(movement_ids))
+    if not wanted:
+        return []
+    stmt = select(Seal).where(Seal.movement_id.in_(wanted)).order_by(Seal.id)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def open_alarms(session: AsyncSession, movement_ids: Iterable[int]) -> Sequence[Alarm]:
+    """Give the alarms not yet resolved of these movements."""
+    wanted = sorted(set(movement_ids))
+    if not wanted:
+        return []
+    stmt = select(Alarm).where(Alarm.movement_id.in_(wanted), Alarm.status != "resolved").order_by(Alarm.id)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def alarm(session: AsyncSession, alarm_id: int, *, lock: bool = False) -> Alarm | None:
+    """Give an alarm by id; `lock` holds its row until commit."""
+    stmt = select(Alarm).where(Alarm.id == alarm_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_alarms(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: str | None,
+    movement_id: int | None,
+    severity: str | None,
+    after: int | None,
+    limit: int,
+) -> Sequence[Alarm]:
+    """Give the alarms of the movements the principal may see, oldest first, a page at a time."""
+    stmt = select(Alarm).join(Movement, Movement.id == Alarm.movement_id).order_by(Alarm.id).limit(limit)
+    role = principal.role
+    if role is Role.DECLARANT:
+        stmt = stmt.where(Movement.holder_id == principal.operator_id)
+    elif role is Role.CARRIER:
+        stmt = stmt.where(
+            (Movement.carrier_id == principal.operator_id) | (Movement.holder_id == principal.operator_id)
+        )
+    elif role in (Role.CUSTOMS_OFFICER, Role.MONITORING_OPERATOR):
+        touches = exists().where(
+            MovementOffice.movement_id == Movement.id, MovementOffice.country == principal.country
+        )
+        stmt = stmt.where(touches)
+    elif role is not Role.ADMINISTRATOR:
+        return []
+    if status is not None:
+        stmt = stmt.where(Alarm.status == status)
+    if movement_id is not None:
+        stmt = stmt.where(Alarm.movement_id == movement_id)
+    if severity is not None:
+        stmt = stmt.where(Alarm.severity == severity)
+    if after is not None:
+        stmt = stmt.where(Alarm.id > after)
+    return (await session.execute(stmt)).scalars().all()

@@ -1,0 +1,508 @@
+"""Monitoring's use cases: plans of released movements, the batch consumer, the time tick, alarm handling.
+
+State: each process keeps a `MovementState` per monitored movement in memory (`Monitor.states`), and the
+plans it built from the movements (`Monitor.plans`, rebuilt when a movement's row version changes). After
+a restart the state starts fresh (the engine's `initial_state`), seeded with the rules whose alarms are
+still open in the database, so an open alarm is neither opened twice nor forgotten; the dwell counters
+(how long off the corridor, stopped) restart from the next fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tamga.audit import service as audit
+from tamga.auth.domain import Principal, Role
+from tamga.config import Settings
+from tamga.ingest.bus import FixBus, StoredFix
+from tamga.ingest.profiles import DeviceProfile, device_profile
+from tamga.ingest.service import profile_of
+from tamga.kit.clock import utcnow
+from tamga.kit.db import Database, commit
+from tamga.kit.errors import Forbidden, IllegalTransition, NotFound
+from tamga.models import Alarm, Movement, MovementEvent, Seal
+from tamga.monitoring import engine, repository, schemas
+from tamga.monitoring.corridor import initial_state, microseconds
+from tamga.monitoring.domain import (
+    AlarmEvent,
+    AuthorisedPlace,
+    EventKind,
+    MovementPlan,
+    MovementState,
+    Rule,
+    thresholds_for,
+)
+from tamga.transit.policy import MovementScope, can_see
+from tamga.transit.service import scope_of
+
+log = logging.getLogger(__name__)
+
+SYSTEM_ACTOR: Final = "system:monitoring"
+# A customs office on the itinerary is an authorised place within this distance of its coordinates.
+OFFICE_RADIUS_M: Final = 1000.0
+FALLBACK_PROFILE: Final = "generic-egts-seal"
+HANDLERS: Final = frozenset({Role.CUSTOMS_OFFICER, Role.MONITORING_OPERATOR, Role.ADMINISTRATOR})
+
+
+# --- plans ----------------------------------------------------------------------------------------
+
+
+def plan_of(
+    movement: Movement, profile: DeviceProfile, *, corridor_width_m: float = 500.0
+) -> MovementPlan | None:
+    """Give the plan of a released movement (None if it was never released or has no time limit)."""
+    if movement.released_at is None or movement.time_limit is None or not movement.itinerary:
+        return None
+    route = tuple((float(p["lat"]), float(p["lon"])) for p in movement.itinerary)
+    places = tuple(
+        AuthorisedPlace(
+            float(p["lat"]), float(p["lon"]), OFFICE_RADIUS_M, str(p.get("name") or p["office_code"])
+        )
+        for p in movement.itinerary
+        if p.get("office_code")
+    )
+    return MovementPlan(
+        movement_id=movement.id,
+        route=route,
+        released_at=movement.released_at,
+        time_limit=movement.time_limit,
+        destination=route[-1],
+        device_profile=profile,
+        corridor_width_m=corridor_width_m,
+        places=places,
+        thresholds=thresholds_for(None),
+    )
+
+
+def _profiles(seals: Iterable[Seal]) -> dict[int, DeviceProfile]:
+    """Give each movement's device profile: its first seal's model, else the generic EGTS seal."""
+    found: dict[int, DeviceProfile] = {}
+    for seal in seals:
+        if seal.movement_id is not None and seal.movement_id not in found:
+            profile = profile_of(seal)
+            if profile is not None:
+                found[seal.movement_id] = profile
+    return found
+
+
+# --- the live feed --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmChange:
+    """An alarm as it became, with the scope of its movement (who may see it)."""
+
+    action: str
+    alarm: schemas.Alarm
+    scope: MovementScope
+
+
+class AlarmHub:
+    """An in-process broadcast of alarm changes to the live streams (each filters by its caller)."""
+
+    def __init__(self, max_queued: int = 1000) -> None:
+        self.max_queued = max_queued
+        self._subscribers: set[asyncio.Queue[AlarmChange]] = set()
+
+    def publish(self, changes: Iterable[AlarmChange]) -> None:
+        """Hand changes to every subscriber; a subscriber that does not keep up loses the oldest."""
+        for change in changes:
+            for queue in self._subscribers:
+                if queue.full():
+                    queue.get_nowait()
+                queue.put_nowait(change)
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[AlarmChange]]:
+        """Give a queue of the changes published from now on, for as long as the context lasts."""
+        queue: asyncio.Queue[AlarmChange] = asyncio.Queue(self.max_queued)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+
+
+def alarm_view(alarm: Alarm) -> schemas.Alarm:
+    return schemas.Alarm.model_validate(alarm)
+
+
+def _snapshot(alarm: Alarm) -> dict[str, Any]:
+    return {"status": alarm.status, "rule": alarm.rule, "movement_id": alarm.movement_id}
+
+
+def _timeline(
+    session: AsyncSession, movement_id: int, kind: str, at: datetime, actor: str, details: dict[str, Any]
+) -> None:
+    session.add(
+        MovementEvent(
+            movement_id=movement_id, at=at, kind=kind, office_code=None, actor=actor, details=details
+        )
+    )
+
+
+# --- the consumer ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Monitor:
+    """The engine's plans and states in this process, and what persists what it decides."""
+
+    corridor_width_m: float = 500.0
+    hub: AlarmHub | None = None
+    plans: dict[int, MovementPlan] = field(default_factory=dict)
+    versions: dict[int, int] = field(default_factory=dict)
+    states: dict[int, MovementState] = field(default_factory=dict)
+    failed_batches: int = 0
+
+    async def _refresh(self, session: AsyncSession, movements: Sequence[Movement]) -> dict[int, Movement]:
+        """Bring plans up to date for the monitored ones of `movements`; forget the others."""
+        active = {m.id: m for m in movements if m.status in repository.MONITORED_STATUSES}
+        for movement in movements:
+            if movement.id not in active:
+                self.forget(movement.id)
+        stale = [m for m in active.values() if self.versions.get(m.id) != m.version]
+        profiles = _profiles(await repository.seals_of(session, [m.id for m in stale])) if stale else {}
+        for movement in stale:
+            profile = profiles.get(movement.id) or device_profile(FALLBACK_PROFILE)
+            plan = plan_of(movement, profile, corridor_width_m=self.corridor_width_m)
+            if plan is None:
+                self.forget(movement.id)
+                active.pop(movement.id)
+                continue
+            self.plans[movement.id] = plan
+            self.versions[movement.id] = movement.version
+        fresh = [i for i in active if i not in self.states]
+        if fresh:
+            open_rules: dict[int, set[Rule]] = {}
+            for alarm in await repository.open_alarms(session, fresh):
+                open_rules.setdefault(alarm.movement_id, set()).add(Rule(alarm.rule))
+            for movement_id in fresh:
+                state = initial_state(self.plans[movement_id])
+                state.open_alarms |= open_rules.get(movement_id, set())
+                self.states[movement_id] = state
+        return active
+
+    def forget(self, movement_id: int) -> None:
+        """Drop what this process holds of a movement (off monitoring, or its state is in doubt)."""
+        self.plans.pop(movement_id, None)
+        self.versions.pop(movement_id, None)
+        self.states.pop(movement_id, None)
+
+    async def process(self, db: Database, batch: Sequence[StoredFix], now: datetime | None = None) -> int:
+        """Run a batch of stored fixes through the engine and persist what it decided in one transaction;
+        give the number of events. On failure the batch's movements restart from a fresh state."""
+        now = now or utcnow()
+        ids = {f.movement_id for f in batch if f.movement_id is not None}
+        try:
+            async with db.session() as session:
+                active = await self._refresh(session, await repository.movements_by_ids(session, ids))
+                fixes = [f for f in batch if f.movement_id in active]
+                if not fixes:
+                    return 0
+                result = engine.process_batch(self.plans, self.states, _columns(fixes), now)
+                if result.rejected:
+                    log.debug("monitoring refused %d fixes: %s", len(result.rejected), result.rejected[:5])
+                changes = await _persist(session, active, result.events, fixes)
+                await commit(session)
+        except Exception:
+            self.failed_batches += 1
+            log.exception("monitoring batch of %d fixes failed; its movements restart fresh", len(batch))
+            for movement_id in ids:
+                self.forget(movement_id)
+            return 0
+        if self.hub is not None:
+            self.hub.publish(changes)
+        return len(result.events)
+
+    async def tick(self, db: Database, now: datetime | None = None) -> int:
+        """Apply the time rules (signal lost, late, time limit exceeded) to every monitored movement."""
+        now = now or utcnow()
+        try:
+            async with db.session() as session:
+                movements = await repository.monitored_movements(session)
+                active = await self._refresh(session, movements)
+                for movement_id in set(self.plans) - set(active):
+                    self.forget(movement_id)
+                plans = {i: self.plans[i] for i in active}
+                events = engine.check_time(plans, self.states, now)
+                changes = await _persist(session, active, events, [])
+                await commit(session)
+        except Exception:
+            self.failed_batches += 1
+            log.exception("monitoring time check failed; states restart fresh")
+            self.states.clear()
+            return 0
+        if self.hub is not None:
+            self.hub.publish(changes)
+        return len(events)
+
+
+def _flag(value: bool | None) -> int:
+    return -1 if value is None else int(value)
+
+
+def _columns(fixes: Sequence[StoredFix]) -> engine.FixColumns:
+    """Give the fixes as the engine's columns, the seal as stored (read through the profile, or given)."""
+
+    def column(values: Iterable[Any], dtype: Any) -> Any:
+        return np.fromiter(values, dtype=dtype, count=len(fixes))
+
+    return engine.FixColumns(
+        movement=column((f.movement_id or 0 for f in fixes), np.int64),
+        time_us=column((microseconds(f.fix.time) for f in fixes), np.int64),
+        lat=column((f.fix.lat for f in fixes), np.float64),
+        lon=column((f.fix.lon for f in fixes), np.float64),
+        valid=column((f.fix.valid for f in fixes), np.bool_),
+        speed_kmh=column(
+            (math.nan if f.fix.speed_kmh is None else f.fix.speed_kmh for f in fixes), np.float64
+        ),
+        opened=column((_flag(f.state.opened) for f in fixes), np.int8),
+        tampered=column((_flag(f.state.tampered) for f in fixes), np.int8),
+        low_battery=column((_flag(f.state.low_battery) for f in fixes), np.int8),
+        battery_v=column(
+            (math.nan if f.state.battery_v is None else f.state.battery_v for f in fixes), np.float64
+        ),
+    )
+
+
+def _evidence(event: AlarmEvent, fixes: Sequence[StoredFix]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for ref in event.evidence:
+        item: dict[str, Any] = {"time": ref.time.isoformat()}
+        if ref.index is not None:
+            fix = fixes[ref.index].fix
+            item.update(lat=fix.lat, lon=fix.lon, valid=fix.valid)
+        out.append(item)
+    return out
+
+
+async def _persist(
+    session: AsyncSession,
+    movements: Mapping[int, Movement],
+    events: Sequence[AlarmEvent],
+    fixes: Sequence[StoredFix],
+) -> list[AlarmChange]:
+    """Write the engine's events: alarms opened or cleared, crossings and findings on the timeline."""
+    if not events:
+        return []
+    open_now = {
+        (a.movement_id, a.rule): a
+        for a in await repository.open_alarms(session, {e.movement_id for e in events})
+    }
+    changes: list[AlarmChange] = []
+    touched: list[tuple[str, Alarm]] = []
+    for event in events:
+        key = (event.movement_id, event.rule.value)
+        details = dict(event.details)
+        if event.kind is EventKind.EVENT:
+            kind = "border_crossing" if event.rule is Rule.BORDER_CROSSING else "alarm"
+            body = {"rule": event.rule.value, **details}
+            if kind == "alarm":
+                body["action"] = "retrospective"
+            _timeline(session, event.movement_id, kind, event.at, SYSTEM_ACTOR, body)
+        elif event.kind is EventKind.OPEN:
+            if key in open_now:
+                continue  # still open from before (a restart, or an officer has not resolved it yet)
+            alarm = Alarm(
+                movement_id=event.movement_id,
+                rule=event.rule.value,
+                severity=event.severity.value,
+                status=schemas.AlarmStatus.OPEN.value,
+                opened_at=event.at,
+                evidence=_evidence(event, fixes),
+                details=details,
+            )
+            session.add(alarm)
+            await session.flush()
+            open_now[key] = alarm
+            touched.append(("opened", alarm))
+            audit.record(
+                session,
+                actor=SYSTEM_ACTOR,
+                action="alarm.opened",
+                entity_type="alarm",
+                entity_id=alarm.id,
+                before=None,
+                after={
+                    **_snapshot(alarm),
+                    "severity": alarm.severity,
+                    "opened_at": alarm.opened_at.isoformat(),
+                },
+            )
+            _timeline(
+                session,
+                event.movement_id,
+                "alarm",
+                event.at,
+                SYSTEM_ACTOR,
+                {"alarm_id": alarm.id, "rule": alarm.rule, "severity": alarm.severity, "action": "opened"},
+            )
+        else:
+            found = open_now.pop(key, None)
+            if found is None:
+                continue  # an officer already resolved it
+            before = _snapshot(found)
+            found.status = schemas.AlarmStatus.RESOLVED.value
+            found.resolved_by = SYSTEM_ACTOR
+            found.resolved_at = event.at
+            found.details = {**found.details, "cleared": details, "cleared_evidence": _evidence(event, fixes)}
+            touched.append(("cleared", found))
+            audit.record(
+                session,
+                actor=SYSTEM_ACTOR,
+                action="alarm.cleared",
+                entity_type="alarm",
+                entity_id=found.id,
+                before=before,
+                after=_snapshot(found),
+            )
+            _timeline(
+                session,
+                event.movement_id,
+                "alarm",
+                event.at,
+                SYSTEM_ACTOR,
+                {"alarm_id": found.id, "rule": found.rule, "action": "cleared"},
+            )
+    await session.flush()
+    for action, alarm in touched:
+        changes.append(AlarmChange(action, alarm_view(alarm), scope_of(movements[alarm.movement_id])))
+    return changes
+
+
+async def run_monitor(
+    db: Database,
+    bus: FixBus,
+    settings: Settings,
+    *,
+    hub: AlarmHub | None = None,
+    monitor: Monitor | None = None,
+) -> None:
+    """Consume the bus until it closes: each batch through the engine, persisted in one transaction."""
+    monitor = monitor or Monitor(corridor_width_m=settings.monitoring_corridor_width_m, hub=hub)
+    async for batch in bus.batches(settings.monitoring_batch_max_items, settings.monitoring_batch_max_wait_s):
+        await monitor.process(db, batch)
+
+
+async def run_time_checks(db: Database, settings: Settings, monitor: Monitor) -> None:
+    """Apply the time rules every `monitoring_tick_s` seconds, until cancelled."""
+    while True:
+        await asyncio.sleep(settings.monitoring_tick_s)
+        await monitor.tick(db)
+
+
+# --- alarm handling -------------------------------------------------------------------------------
+
+
+async def get_visible(
+    session: AsyncSession, principal: Principal, alarm_id: int, *, lock: bool = False
+) -> tuple[Alarm, Movement]:
+    """Give an alarm whose movement the principal may see; anything else reads as not found."""
+    alarm = await repository.alarm(session, alarm_id, lock=lock)
+    movements = await repository.movements_by_ids(session, [alarm.movement_id]) if alarm else []
+    if alarm is None or not movements or not can_see(principal, scope_of(movements[0])):
+        raise NotFound(f"no alarm {alarm_id}")
+    return alarm, movements[0]
+
+
+async def list_alarms(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: str | None,
+    movement_id: int | None,
+    severity: str | None,
+    after: int | None,
+    limit: int,
+) -> Sequence[Alarm]:
+    """Give the alarms the principal may see."""
+    return await repository.list_alarms(
+        session,
+        principal,
+        status=status,
+        movement_id=movement_id,
+        severity=severity,
+        after=after,
+        limit=limit,
+    )
+
+
+def _handle(
+    principal: Principal,
+    alarm: Alarm,
+    action: str,
+    allowed_from: Sequence[schemas.AlarmStatus],
+) -> tuple[dict[str, Any], datetime]:
+    if principal.role not in HANDLERS:
+        raise Forbidden(f"a {principal.role.value} may not handle alarms")
+    if alarm.status not in {s.value for s in allowed_from}:
+        raise IllegalTransition(
+            f"an alarm {alarm.status} may not be {action}",
+            allowed_from=[s.value for s in allowed_from],
+        )
+    return _snapshot(alarm), utcnow()
+
+
+async def acknowledge(session: AsyncSession, principal: Principal, alarm_id: int) -> AlarmChange:
+    """Acknowledge an open alarm (an officer or operator is on it)."""
+    alarm, movement = await get_visible(session, principal, alarm_id, lock=True)
+    before, now = _handle(principal, alarm, "acknowledged", [schemas.AlarmStatus.OPEN])
+    alarm.status = schemas.AlarmStatus.ACKNOWLEDGED.value
+    alarm.acknowledged_by, alarm.acknowledged_at = principal.subject, now
+    return _record_handling(session, principal, alarm, movement, "acknowledged", before, now, None)
+
+
+async def resolve(
+    session: AsyncSession, principal: Principal, alarm_id: int, data: schemas.AlarmResolve
+) -> AlarmChange:
+    """Resolve an open or acknowledged alarm with the officer's finding."""
+    alarm, movement = await get_visible(session, principal, alarm_id, lock=True)
+    allowed = [schemas.AlarmStatus.OPEN, schemas.AlarmStatus.ACKNOWLEDGED]
+    before, now = _handle(principal, alarm, "resolved", allowed)
+    alarm.status = schemas.AlarmStatus.RESOLVED.value
+    alarm.resolved_by, alarm.resolved_at, alarm.comment = principal.subject, now, data.comment
+    return _record_handling(session, principal, alarm, movement, "resolved", before, now, data.comment)
+
+
+def _record_handling(
+    session: AsyncSession,
+    principal: Principal,
+    alarm: Alarm,
+    movement: Movement,
+    action: str,
+    before: dict[str, Any],
+    now: datetime,
+    comment: str | None,
+) -> AlarmChange:
+    audit.record(
+        session,
+        actor=principal.subject,
+        action=f"alarm.{action}",
+        entity_type="alarm",
+        entity_id=alarm.id,
+        before=before,
+        after={**_snapshot(alarm), "comment": comment},
+    )
+    session.add(
+        MovementEvent(
+            movement_id=movement.id,
+            at=now,
+            kind="alarm",
+            office_code=principal.office_code,
+            actor=principal.subject,
+            details={"alarm_id": alarm.id, "rule": alarm.rule, "action": action},
+            note=comment,
+        )
+    )
+    return AlarmChange(action, alarm_view(alarm), scope_of(movement))
