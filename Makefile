@@ -4,9 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test lint typecheck unit bench clean
+.PHONY: install system-deps demo serve test lint typecheck unit bench clean
+FONT := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 
-install: $(STAMP)
+install: system-deps $(STAMP)
+
+# Debian packages the platform needs at run time: the fonts of the transit accompanying document.
+system-deps:
+	@test -f $(FONT) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core)
 
 $(STAMP): pyproject.toml package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
