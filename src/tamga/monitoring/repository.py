@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamga.auth.domain import Principal, Role
-from tamga.models import Alarm, Movement, MovementOffice, Seal
+from tamga.auth.domain import Principal
+from tamga.models import Alarm, Movement, Seal
+from tamga.transit.repository import visible_to
 
 # The states in which a movement is on the road and so under monitoring.
 MONITORED_STATUSES = ("released", "en_route", "enquiry")
@@ -65,20 +66,9 @@ async def list_alarms(
     limit: int,
 ) -> Sequence[Alarm]:
     """Give the alarms of the movements the principal may see, oldest first, a page at a time."""
-    stmt = select(Alarm).join(Movement, Movement.id == Alarm.movement_id).order_by(Alarm.id).limit(limit)
-    role = principal.role
-    if role is Role.DECLARANT:
-        stmt = stmt.where(Movement.holder_id == principal.operator_id)
-    elif role is Role.CARRIER:
-        stmt = stmt.where(
-            (Movement.carrier_id == principal.operator_id) | (Movement.holder_id == principal.operator_id)
-        )
-    elif role in (Role.CUSTOMS_OFFICER, Role.MONITORING_OPERATOR):
-        touches = exists().where(
-            MovementOffice.movement_id == Movement.id, MovementOffice.country == principal.country
-        )
-        stmt = stmt.where(touches)
-    elif role is not Role.ADMINISTRATOR:
+    joined = select(Alarm).join(Movement, Movement.id == Alarm.movement_id).order_by(Alarm.id).limit(limit)
+    stmt = visible_to(joined, principal)
+    if stmt is None:
         return []
     if status is not None:
         stmt = stmt.where(Alarm.status == status)

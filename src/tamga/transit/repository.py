@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -18,6 +19,8 @@ from tamga.models import (
     Movement,
     MovementOffice,
 )
+
+T = TypeVar("T")
 
 
 async def next_counters(session: AsyncSession, *names: str) -> dict[str, int]:
@@ -91,6 +94,27 @@ async def movement_by_ref(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+def visible_to(stmt: Select[T], principal: Principal) -> Select[T] | None:
+    """Give `stmt` (which selects from movements) narrowed to what the principal may see, or None for nothing.
+
+    The query form of `tamga.transit.policy.can_see`: listings of movements and of what hangs off them
+    (alarms) share it.
+    """
+    role = principal.role
+    if role is Role.DECLARANT:
+        return stmt.where(Movement.holder_id == principal.operator_id)
+    if role is Role.CARRIER:
+        return stmt.where(
+            (Movement.carrier_id == principal.operator_id) | (Movement.holder_id == principal.operator_id)
+        )
+    if role in (Role.CUSTOMS_OFFICER, Role.MONITORING_OPERATOR):
+        touches = exists().where(
+            MovementOffice.movement_id == Movement.id, MovementOffice.country == principal.country
+        )
+        return stmt.where(touches)
+    return stmt if role is Role.ADMINISTRATOR else None
+
+
 async def list_movements(
     session: AsyncSession,
     principal: Principal,
@@ -100,20 +124,8 @@ async def list_movements(
     limit: int,
 ) -> Sequence[Movement]:
     """Give the movements the principal may see, newest last, a page at a time."""
-    stmt = select(Movement).order_by(Movement.id).limit(limit)
-    role = principal.role
-    if role is Role.DECLARANT:
-        stmt = stmt.where(Movement.holder_id == principal.operator_id)
-    elif role is Role.CARRIER:
-        stmt = stmt.where(
-            (Movement.carrier_id == principal.operator_id) | (Movement.holder_id == principal.operator_id)
-        )
-    elif role in (Role.CUSTOMS_OFFICER, Role.MONITORING_OPERATOR):
-        touches = exists().where(
-            MovementOffice.movement_id == Movement.id, MovementOffice.country == principal.country
-        )
-        stmt = stmt.where(touches)
-    elif role is not Role.ADMINISTRATOR:
+    stmt = visible_to(select(Movement).order_by(Movement.id).limit(limit), principal)
+    if stmt is None:
         return []
     if status is not None:
         stmt = stmt.where(Movement.status == status)

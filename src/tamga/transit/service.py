@@ -593,7 +593,7 @@ async def notify_crossing(
     if not principal.is_admin and office_code != principal.office_code:
         raise Forbidden("an officer notifies crossings at their own office only")
     office = load_catalog().office(office_code)
-    if office is None or not ({"border", "transit"} & set(office.roles)):
+    if office is None or office_code not in _border_offices():
         raise ValidationFailed([FieldError("body.office_code", f"{office_code} is not a border office")])
     movement, target, _ = await _transition(session, principal, ref, Action.NOTIFY_CROSSING)
     before, now = movement.status, utcnow()
