@@ -11,6 +11,7 @@ from tamga import __version__
 from tamga.auth import endpoints as auth_endpoints
 from tamga.auth.deps import idempotency_identity
 from tamga.auth.security import configure_password_hashing
+from tamga.clearance import endpoints as clearance_endpoints
 from tamga.config import Settings, get_settings
 from tamga.ingest import endpoints as ingest_endpoints
 from tamga.ingest.bus import FixBus
@@ -21,8 +22,10 @@ from tamga.monitoring import endpoints as monitoring_endpoints
 from tamga.monitoring.service import AlarmHub
 from tamga.monitoring.tasks import MonitoringTasks
 from tamga.parties import endpoints as parties_endpoints
+from tamga.rates import endpoints as rates_endpoints
 from tamga.reference import endpoints as reference_endpoints
 from tamga.reference.catalog import load_catalog
+from tamga.taxation import endpoints as taxation_endpoints
 from tamga.transit import endpoints as transit_endpoints
 
 API_PREFIX = "/api/v1"
@@ -83,6 +86,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     api.include_router(reference_endpoints.router)
     api.include_router(ingest_endpoints.router)
     api.include_router(monitoring_endpoints.router)
+    api.include_router(rates_endpoints.router)
+    api.include_router(clearance_endpoints.router)
+    api.include_router(taxation_endpoints.router)
     app.include_router(api)
 
     @app.get("/health", tags=["health"])

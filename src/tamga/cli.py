@@ -12,7 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from tamga.auth.domain import Role
+from tamga.clearance.cli import app as clearance_app
 from tamga.config import get_settings
+from tamga.rates.cli import app as rates_app
+from tamga.taxation.cli import app as tax_app
 
 app = typer.Typer(help="tamga: cross-border trade platform of the Union State", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
@@ -23,6 +26,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(transit_app, name="transit")
+app.add_typer(rates_app, name="rates")
+app.add_typer(clearance_app, name="clearance")
+app.add_typer(tax_app, name="tax")
 console = Console()
 
 

@@ -1,5 +1,9 @@
 """Every table of the platform, one module per aggregate, on one metadata."""
 
+import tamga.models.clearance
+import tamga.models.rates
+import tamga.models.risk
+import tamga.models.taxation  # noqa: F401  (each feature's tables join the metadata)
 from tamga.kit.db import Base
 from tamga.models.audit import AuditHead, AuditRecord
 from tamga.models.auth import ApiKey, LoginThrottle, User

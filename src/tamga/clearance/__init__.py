@@ -1,0 +1,1 @@
+"""Customs clearance: goods declarations, the tariff engine, risk management and release."""

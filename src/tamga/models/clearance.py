@@ -1,0 +1,3 @@
+"""Tables of the clearance feature."""
+
+from __future__ import annotations

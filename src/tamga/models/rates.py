@@ -1,0 +1,3 @@
+"""Tables of the rates feature."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Tables of the risk feature."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Tables of the taxation feature."""
+
+from __future__ import annotations

@@ -1,0 +1,7 @@
+"""HTTP endpoints of the rates package (mounted under /api/v1 by tamga.app)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["rates"])
