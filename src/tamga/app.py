@@ -12,6 +12,7 @@ from tamga.auth import endpoints as auth_endpoints
 from tamga.auth.deps import idempotency_identity
 from tamga.auth.security import configure_password_hashing
 from tamga.clearance import endpoints as clearance_endpoints
+from tamga.clearance import risk_endpoints
 from tamga.config import Settings, get_settings
 from tamga.ingest import endpoints as ingest_endpoints
 from tamga.ingest.bus import FixBus
@@ -57,7 +58,16 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             monitoring = MonitoringTasks(db, bus, settings, hub)
             monitoring.start()
         app.state.monitoring = monitoring
+        taxation = None
+        if settings.tax_tasks_in_app:  # the register sender (when configured) and the deadline tick
+            from tamga.taxation.tasks import TaxTasks
+
+            taxation = TaxTasks(db, settings)
+            taxation.start()
+        app.state.taxation = taxation
         yield
+        if taxation is not None:
+            await taxation.stop()
         if gateways is not None:
             await gateways.stop()
         bus.close()
@@ -88,6 +98,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     api.include_router(monitoring_endpoints.router)
     api.include_router(rates_endpoints.router)
     api.include_router(clearance_endpoints.router)
+    api.include_router(risk_endpoints.router)
     api.include_router(taxation_endpoints.router)
     app.include_router(api)
 

@@ -86,6 +86,22 @@ class Settings(BaseSettings):
 
     demo_seed: int = 7
 
+    # Taxation of mutual trade (tamga.taxation): the tax authority this node serves (RU or BY; unset: one
+    # node for both states, confirmations applied locally), its Ed25519 private key (PKCS#8 PEM file), the
+    # peer node's base URL and public key (PEM text or a path to a PEM file). The sender and the daily
+    # deadline tick run in the HTTP app's lifespan when `tax_tasks_in_app` is on.
+    tax_node: str | None = Field(default=None, pattern=r"^(RU|BY)$")
+    tax_private_key_path: Path | None = None
+    tax_peer_url: str | None = None
+    tax_peer_public_key: str | None = None
+    tax_tasks_in_app: bool = True
+    tax_send_interval_s: float = 10.0
+    tax_retry_base_s: float = 5.0
+    tax_retry_cap_s: float = 3600.0
+    tax_request_max_skew_s: float = 300.0
+    tax_deadlines_tick_s: float = 3600.0
+    tax_register_max_messages: int = 500
+
 
 @cache
 def get_settings() -> Settings:

@@ -84,3 +84,27 @@ def test_missing_boundaries_say_how_to_get_them(monkeypatch: pytest.MonkeyPatch,
         borders.atlas_path()
     monkeypatch.delenv(borders.ATLAS_ENV)
     assert borders.atlas_path().name == "countries-10m.json"
+
+
+def exact_country_index(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Every point against every polygon part that its bounding box touches: what the grid must equal."""
+    import shapely
+
+    b = borders.load_boundaries()
+    result = np.full(lat.shape, -1, dtype=np.int64)
+    points, parts = b.tree.query(shapely.points(lon, lat))
+    inside = shapely.contains_xy(b.parts[parts], lon[points], lat[points])
+    result[points[inside]] = b.part_country[parts[inside]]
+    return result
+
+
+def test_the_grid_answers_what_the_polygons_answer_around_the_union() -> None:
+    rng = np.random.default_rng(11)
+    lat = rng.uniform(50.0, 57.0, 60_000)
+    lon = rng.uniform(22.0, 40.0, 60_000)
+    # points on tile and cell edges, and along the Russia-Belarus and Poland-Belarus lines
+    edges = np.arange(51.0, 56.0, 1.0 / borders.TILE_CELLS)
+    lat = np.concatenate([lat, edges, np.full(edges.size, 54.5), rng.uniform(51.5, 52.5, 5_000)])
+    lon = np.concatenate([lon, np.full(edges.size, 31.0), edges - 24.0, rng.uniform(23.3, 23.9, 5_000)])
+    assert np.array_equal(borders.country_index_at(lat, lon), exact_country_index(lat, lon))
+    assert borders.country_index_at(np.array([91.0, -95.0]), np.array([0.0, 10.0])).tolist() == [-1, -1]

@@ -36,7 +36,9 @@ class ScreenedItem:
     net_mass_kg: Decimal
     customs_value: Decimal  # in the national currency of the declaring state
     currency: str  # RUB or BYN
-    customs_value_usd: Decimal  # the same value in USD at the declaring state's rate, to compare across states
+    customs_value_usd: (
+        Decimal  # the same value in USD at the declaring state's rate, to compare across states
+    )
     preference: str | None = None  # tariff preference claimed, if any
 
 

@@ -80,6 +80,8 @@ class Movement(Base):
     vehicles: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     seals: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     rejection: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    # monitoring settings an operator set: {category, corridor_width_m, thresholds} (monitoring.domain)
+    monitoring: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     time_limit: Mapped[dt.datetime | None]
     lodged_at: Mapped[dt.datetime]
     accepted_at: Mapped[dt.datetime | None]

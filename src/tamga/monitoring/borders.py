@@ -11,9 +11,13 @@ Natural Earth keeps apart without an id, counts as Kazakhstan, Kosovo as XK, and
 units (bases, reefs, buffer zones) as no country. Natural Earth 1:10m places a land border to within a few
 hundred metres: good enough to name the border a movement crossed and when, not to adjudicate a metre.
 
-`country_at` is vectorised: an STRtree over every polygon part gives the candidates of each point by
-bounding box, and prepared polygons settle them (`contains_xy`). `crossing_point` finds where a straight
-segment between two fixes leaves a country by bisection, vectorised over segments.
+`country_at` is vectorised over a lazily built grid: the world is cut into 1-degree tiles, and the first
+lookup in a tile classifies its 32 x 32 cells against the polygon parts that touch the tile (an STRtree
+query): a cell wholly inside one part (`contains_properly`) is that part's country, a cell that touches
+no part is no country, and only a point in a cell that a boundary runs through is tested exactly
+(`contains_xy` against the tile's parts). The answer is the same as testing every point against every
+part; most fixes lie away from boundaries and cost two array lookups. `crossing_point` finds where a
+straight segment between two fixes leaves a country by bisection, vectorised over segments.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import functools
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -37,6 +41,11 @@ UNION: Final = frozenset({"RU", "BY"})
 # Natural Earth units without an ISO numeric id that matter on the Union's routes.
 UNITS_WITHOUT_ID: Final = {"Baikonur": "KZ", "Kosovo": "XK"}
 BISECTION_STEPS: Final = 30  # halves a 100 km gap between fixes to 0.1 mm
+TILE_CELLS: Final = 32  # cells per side of a 1-degree tile (about 3.5 km by 2 km at the Union's latitudes)
+# A cell is classified by its box grown by this much (degrees), so that a point that floating-point rounding
+# puts on the wrong side of a cell edge is still inside the box that was classified.
+CELL_MARGIN_DEG: Final = 1e-9
+MIXED: Final = -2  # a cell that a boundary runs through: its points are tested exactly
 
 BorderKind = Literal["union_line", "external", "foreign"]
 FloatArray = npt.NDArray[np.float64]
@@ -56,10 +65,46 @@ class Boundaries:
     part_country: IntArray  # country index of each part
     tree: shapely.STRtree
     source: str
+    # tile number (lat row * 360 + lon column) -> its cells' country index (-1 none, MIXED) and its parts
+    tiles: dict[int, tuple[npt.NDArray[np.int16], IntArray]] = field(default_factory=dict, repr=False)
 
     def index_of(self, code: str) -> int:
         """Give the country index of an alpha-2 code; ValueError if the data has no such country."""
         return self.codes.index(code)
+
+    def tile(self, number: int) -> tuple[npt.NDArray[np.int16], IntArray]:
+        """Give a 1-degree tile's cell classes and the parts that touch it, classifying it on first use."""
+        found = self.tiles.get(number)
+        if found is None:
+            found = self.tiles[number] = self._classify(number)
+        return found
+
+    def _classify(self, number: int) -> tuple[npt.NDArray[np.int16], IntArray]:
+        row, column = divmod(number, 360)
+        lat0, lon0 = float(row - 90), float(column - 180)
+        parts = self.tree.query(shapely.box(lon0, lat0, lon0 + 1.0, lat0 + 1.0)).astype(np.int64)
+        parts.sort()
+        cells = np.full((TILE_CELLS, TILE_CELLS), -1, dtype=np.int16)
+        if parts.size == 0:
+            return cells, parts
+        step = 1.0 / TILE_CELLS
+        edges = np.arange(TILE_CELLS, dtype=np.float64) * step
+        south, west = np.meshgrid(lat0 + edges, lon0 + edges, indexing="ij")
+        boxes = shapely.box(
+            west - CELL_MARGIN_DEG,
+            south - CELL_MARGIN_DEG,
+            west + step + CELL_MARGIN_DEG,
+            south + step + CELL_MARGIN_DEG,
+        )
+        for part in parts.tolist():
+            geometry = self.parts[part]
+            touched = shapely.intersects(geometry, boxes)
+            if not touched.any():
+                continue
+            inside = shapely.contains_properly(geometry, boxes)
+            cells[touched & ~inside] = MIXED
+            cells[inside] = self.part_country[part]
+        return cells, parts
 
 
 def atlas_path() -> Path:
@@ -154,13 +199,32 @@ def country_index_at(lat: npt.ArrayLike, lon: npt.ArrayLike) -> IntArray:
     lats = np.atleast_1d(np.asarray(lat, dtype=np.float64))
     lons = np.atleast_1d(np.asarray(lon, dtype=np.float64))
     result = np.full(lats.shape, -1, dtype=np.int64)
-    finite = np.flatnonzero(np.isfinite(lats) & np.isfinite(lons))
+    finite = np.flatnonzero(
+        np.isfinite(lats) & np.isfinite(lons) & (np.abs(lats) <= 90.0) & (np.abs(lons) <= 180.0)
+    )
     if finite.size == 0:
         return result
-    points, parts = b.tree.query(shapely.points(lons[finite], lats[finite]))
-    inside = shapely.contains_xy(b.parts[parts], lons[finite][points], lats[finite][points])
-    # Natural Earth's parts do not overlap; on a shared edge neither contains the point
-    result[finite[points[inside]]] = b.part_country[parts[inside]]
+    la, lo = lats[finite], lons[finite]
+    row = np.minimum(np.floor(la), 89.0)
+    column = np.minimum(np.floor(lo), 179.0)
+    number = ((row + 90.0) * 360.0 + (column + 180.0)).astype(np.int64)
+    cell_y = np.minimum(((la - row) * TILE_CELLS).astype(np.int64), TILE_CELLS - 1)
+    cell_x = np.minimum(((lo - column) * TILE_CELLS).astype(np.int64), TILE_CELLS - 1)
+    numbers, which = np.unique(number, return_inverse=True)
+    tiles = [b.tile(n) for n in numbers.tolist()]
+    classes = np.stack([cells for cells, _ in tiles])[which, cell_y, cell_x].astype(np.int64)
+    result[finite] = np.where(classes == MIXED, -1, classes)
+    mixed = np.flatnonzero(classes == MIXED)
+    if mixed.size:
+        # the exact test, tile by tile, against the parts that touch the tile
+        order = mixed[np.argsort(which[mixed], kind="stable")]
+        bounds = np.flatnonzero(np.diff(which[order])) + 1
+        for points in np.split(order, bounds):
+            parts = tiles[int(which[points[0]])][1]
+            inside = shapely.contains_xy(b.parts[parts][:, None], lo[points][None, :], la[points][None, :])
+            part_of, point_of = np.nonzero(inside)
+            # Natural Earth's parts do not overlap; on a shared edge neither contains the point
+            result[finite[points[point_of]]] = b.part_country[parts[part_of]]
     return result
 
 

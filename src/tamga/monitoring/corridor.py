@@ -23,7 +23,6 @@ buffer in lon/lat, for maps and exports.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -118,9 +117,13 @@ def densify(
 ) -> list[tuple[float, float]]:
     """Give the route's (lat, lon) points with geodesic points added so none are over `step_m` apart."""
     points = [route[0]]
-    for (lat1, lon1), (lat2, lon2) in itertools.pairwise(route):
-        _, _, distance = _GEOD.inv(lon1, lat1, lon2, lat2)
-        extra = max(0, math.ceil(distance / step_m) - 1)
+    if len(route) < 2:
+        return points
+    lats = np.array([p[0] for p in route], dtype=np.float64)
+    lons = np.array([p[1] for p in route], dtype=np.float64)
+    _, _, distances = _GEOD.inv(lons[:-1], lats[:-1], lons[1:], lats[1:])
+    extras = np.maximum(0, np.ceil(np.asarray(distances) / step_m) - 1).astype(np.int64).tolist()
+    for (lat1, lon1), (lat2, lon2), extra in zip(route[:-1], route[1:], extras, strict=True):
         if extra:
             points.extend((lat, lon) for lon, lat in _GEOD.npts(lon1, lat1, lon2, lat2, extra))
         points.append((lat2, lon2))
@@ -173,6 +176,7 @@ class PlanNumbers(NamedTuple):
     smoothing_s: float
     max_speed_kmh: float
     border_confirm_fixes: int
+    nominal_speed_kmh: float
 
 
 def microseconds(at: datetime) -> int:
@@ -180,7 +184,7 @@ def microseconds(at: datetime) -> int:
     return (at - EPOCH) // MICROSECOND
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class PreparedCorridor:
     """A plan's geometry in its plane: the route line (prepared), its length, the places; its numbers."""
 
@@ -233,6 +237,7 @@ def prepare(plan: MovementPlan) -> PreparedCorridor:
         smoothing_s=th.speed_smoothing.total_seconds(),
         max_speed_kmh=th.max_speed_kmh,
         border_confirm_fixes=th.border_confirm_fixes,
+        nominal_speed_kmh=th.nominal_speed_kmh,
     )
     prepared = PreparedCorridor(
         numbers=numbers,

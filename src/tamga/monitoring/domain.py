@@ -40,7 +40,7 @@ The same late fixes delivered twice are replayed twice: retransmissions are for 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -136,11 +136,54 @@ class Thresholds:
                 raise ValueError(f"threshold {name} may not be negative, not {value!r}")
 
 
-# Goods the EAEU tracks with navigation seals since 11 February 2026 get tighter thresholds: the platform's
-# choice, not a regulation's number.
-SENSITIVE_CATEGORIES: Final = frozenset(
-    {"alcohol", "tobacco", "clothing", "footwear", "electronics", "sanctioned"}
+class GoodsCategory(StrEnum):
+    """Goods the EAEU tracks with navigation seals in the first stage, from 11 February 2026.
+
+    Source: the Agreement on the use of navigation seals for tracking shipments in the EAEU (Moscow,
+    19 April 2022) and the EEC Board's decision of 23 September 2025 on its first stage, as the EEC press
+    service announced it (BelTA, 23 September 2025): sanctioned goods and certain excisable goods
+    (alcohol, tobacco) by road or rail under transit, export and in mutual trade; clothing, footwear and
+    equipment by road under transit; nicotine products of EAEU CN headings 2404, 2939 79 000 0 and
+    2939 80 000 0 on export. Sanctioned goods are named by the special economic measures register, not by
+    their code: only an operator can say so (`PUT /movements/{ref}/monitoring`).
+    """
+
+    ALCOHOL = "alcohol"
+    TOBACCO = "tobacco"
+    CLOTHING = "clothing"
+    FOOTWEAR = "footwear"
+    ELECTRONICS = "electronics"
+    SANCTIONED = "sanctioned"
+
+
+SENSITIVE_CATEGORIES: Final = frozenset(c.value for c in GoodsCategory)
+
+# EAEU CN code prefixes of each category, most specific first. Alcohol: beer, wine, vermouth, other
+# fermented beverages, ethyl alcohol and spirits (2203-2208); tobacco: chapter 24 with the nicotine
+# headings above; clothing: chapters 61 and 62; footwear: chapter 64. "Equipment" is not given by code
+# in the announcement: computers (8471), telephones (8517) and monitors and television sets (8528) are
+# the platform's reading of it (illustrative, to be replaced by the EEC's list when published).
+CATEGORY_PREFIXES: Final[tuple[tuple[str, GoodsCategory], ...]] = (
+    *((p, GoodsCategory.ALCOHOL) for p in ("2203", "2204", "2205", "2206", "2207", "2208")),
+    *((p, GoodsCategory.TOBACCO) for p in ("2401", "2402", "2403", "2404", "2939790000", "2939800000")),
+    *((p, GoodsCategory.ELECTRONICS) for p in ("8471", "8517", "8528")),
+    ("61", GoodsCategory.CLOTHING),
+    ("62", GoodsCategory.CLOTHING),
+    ("64", GoodsCategory.FOOTWEAR),
 )
+
+
+def goods_category(hs_codes: Iterable[str]) -> GoodsCategory | None:
+    """Give the tracked category of a consignment: the first category (in `GoodsCategory` order) that
+    one of its items' codes falls in; None when no item is tracked."""
+    found = {
+        category for code in hs_codes for prefix, category in CATEGORY_PREFIXES if code.startswith(prefix)
+    }
+    return next((c for c in GoodsCategory if c in found), None)
+
+
+# Goods tracked with navigation seals get tighter thresholds: the platform's choice, not a regulation's
+# number (the regulations say what is tracked, not how quickly a deviation must be raised).
 CATEGORY_OVERRIDES: Final[Mapping[str, Mapping[str, Any]]] = {
     category: {
         "deviation_dwell": timedelta(minutes=1),
@@ -149,6 +192,9 @@ CATEGORY_OVERRIDES: Final[Mapping[str, Mapping[str, Any]]] = {
     }
     for category in SENSITIVE_CATEGORIES
 }
+# The thresholds that are durations (kept in seconds in documents and the API).
+DURATION_THRESHOLDS: Final = frozenset({"deviation_dwell", "stop_dwell", "late_margin", "speed_smoothing"})
+THRESHOLD_NAMES: Final = tuple(f.name for f in dataclasses.fields(Thresholds))
 
 
 def thresholds_for(category: str | None = None, **overrides: Any) -> Thresholds:
@@ -156,6 +202,67 @@ def thresholds_for(category: str | None = None, **overrides: Any) -> Thresholds:
     values = dict(CATEGORY_OVERRIDES.get(category or "", {}))
     values.update(overrides)
     return dataclasses.replace(Thresholds(), **values)
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoringSettings:
+    """What a monitoring operator set for one movement: a category (else the goods' own), a corridor
+    width (else the platform's), threshold overrides by name (durations in seconds)."""
+
+    category: GoodsCategory | None = None
+    corridor_width_m: float | None = None
+    thresholds: Mapping[str, float | int] = field(default_factory=dict)
+
+    def as_document(self) -> dict[str, Any]:
+        """Give the settings as stored on the movement (JSON)."""
+        return {
+            "category": self.category.value if self.category else None,
+            "corridor_width_m": self.corridor_width_m,
+            "thresholds": dict(self.thresholds),
+        }
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any] | None) -> MonitoringSettings:
+        """Give the settings stored on a movement (None: nothing set)."""
+        if not document:
+            return cls()
+        category = document.get("category")
+        return cls(
+            category=GoodsCategory(category) if category else None,
+            corridor_width_m=document.get("corridor_width_m"),
+            thresholds=dict(document.get("thresholds") or {}),
+        )
+
+    def overrides(self) -> dict[str, Any]:
+        """Give the threshold overrides as `Thresholds` fields (durations as timedeltas)."""
+        return {
+            name: timedelta(seconds=value) if name in DURATION_THRESHOLDS else value
+            for name, value in self.thresholds.items()
+        }
+
+
+def effective_thresholds(
+    settings: MonitoringSettings, goods: GoodsCategory | None
+) -> tuple[GoodsCategory | None, Thresholds]:
+    """Give the category that applies (the operator's, else the goods') and the thresholds that follow."""
+    category = settings.category or goods
+    return category, thresholds_for(category.value if category else None, **settings.overrides())
+
+
+def settings_problems(settings: MonitoringSettings) -> list[tuple[str, str]]:
+    """Give (threshold name, reason) for every threshold that is unknown or inconsistent with the others."""
+    problems = [(name, "not a threshold") for name in settings.thresholds if name not in THRESHOLD_NAMES]
+    if problems:
+        return problems
+    try:
+        _, thresholds = effective_thresholds(settings, None)
+    except ValueError as error:
+        return [("thresholds", str(error))]
+    if thresholds.stop_speed_kmh >= thresholds.max_speed_kmh:
+        problems.append(("stop_speed_kmh", "must be under max_speed_kmh"))
+    if thresholds.nominal_speed_kmh > thresholds.max_speed_kmh:
+        problems.append(("nominal_speed_kmh", "may not exceed max_speed_kmh"))
+    return problems
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,3 +144,32 @@ async def resolve(
     await commit(session)
     hub.publish([change])
     return change.alarm
+
+
+MovementRef = Annotated[str, Path(min_length=1, max_length=20, description="MRN or id")]
+
+
+@router.get("/movements/{ref}/monitoring", response_model=schemas.MonitoringSettings)
+async def get_monitoring_settings(
+    ref: MovementRef, session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep
+) -> schemas.MonitoringSettings:
+    """Give how a movement is monitored: its goods category, corridor width and thresholds."""
+    return await service.monitoring_settings(
+        session, principal, ref, default_width_m=settings.monitoring_corridor_width_m
+    )
+
+
+@router.put("/movements/{ref}/monitoring", response_model=schemas.MonitoringSettings)
+async def set_monitoring_settings(
+    ref: MovementRef,
+    body: schemas.MonitoringSettingsUpdate,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+) -> schemas.MonitoringSettings:
+    """Set a movement's goods category, corridor width and threshold overrides (monitoring operators)."""
+    view = await service.set_monitoring_settings(
+        session, principal, ref, body, default_width_m=settings.monitoring_corridor_width_m
+    )
+    await commit(session)
+    return view

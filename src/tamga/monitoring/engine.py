@@ -21,16 +21,21 @@ The batch policy, the same in both:
   A fix in the same batch as newer ones is not late: the sort puts it in its place.
 
 How it is vectorised: the fixes become columns (numpy), sorted once by movement and time. Projection,
-distance to the route and position along it (shapely 2 over arrays of lines and points), authorised
-places (a padded movements x places distance matrix: a handful of places per movement, no index beats
-it), countries (`borders`, an STRtree over prepared polygons) and implied speeds are computed for the whole
-batch in one pass each. The rules are then group scans over the sorted columns, with each movement's state
-as the carry into its first fix: latches (seal, battery, implausible movement, late, time limit) by a
-forward fill of the last deciding fix; dwell rules (corridor, stop) by runs; crossings by runs of one
-country with the confirmation count. The smoothed speed is a linear recurrence: it runs one numpy step
-per rank of fix, across all movements at once (as many steps as the longest movement has fixes in the
-batch). Python is left with a loop over the batch's movements to read and write their states and with
-building the events.
+distance to the route and position along it (`engine_routes`: every route's segments in shared arrays
+with a grid, one sorted search for the whole batch), authorised places (a padded movements x places
+distance matrix: a handful of places per movement, no index beats it), countries (`borders`, a grid of
+1-degree tiles over the Natural Earth polygons) and implied speeds are computed for the whole batch in
+one pass each. The rules are then group scans over the sorted columns, with each movement's state as the
+carry into its first fix: latches (seal, battery, implausible movement, late, time limit) by a forward
+fill of the last deciding fix; dwell rules (corridor, stop) by runs; crossings by runs of one country
+with the confirmation count. The smoothed speed is a linear recurrence: it runs one numpy step per rank
+of fix, across all movements at once (as many steps as the longest movement has fixes in the batch).
+
+States: with a plain dict of `MovementState`s, each batch reads its movements' states into columns and
+writes the changes back (a few microseconds per movement); with an `engine_states.StateTable` (also a
+mapping of movement id to `MovementState`) the states already are columns and a batch only gathers and
+scatters rows, and the plans' numbers are cached per row. Python is left with a loop over the batch's
+movements to find their rows and with building the events, only where something happened.
 """
 
 from __future__ import annotations
@@ -43,7 +48,6 @@ from typing import Any, Final, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
-import shapely
 
 from tamga.ingest.fix import Fix
 from tamga.ingest.profiles import seal_state
@@ -70,8 +74,17 @@ from tamga.monitoring.domain import (
     Rule,
     sort_events,
 )
-
-NONE_US: Final = np.iinfo(np.int64).min // 4  # "no time": far before any fix, safe to subtract from
+from tamga.monitoring.engine_routes import STORE
+from tamga.monitoring.engine_states import (
+    BLANK,
+    COUNTRIES,
+    COUNTS,
+    FLOATS,
+    NONE_US,
+    TIMES,
+    StateTable,
+    us_or_none,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -83,6 +96,7 @@ __all__ = [
     "FUTURE_TOLERANCE",
     "BatchResult",
     "FixColumns",
+    "StateTable",
     "check_time",
     "columns_from_fixes",
     "process_batch",
@@ -264,39 +278,12 @@ def _iso_from_us(us: float) -> str:
     return (EPOCH + timedelta(seconds=round(us / 1e6))).isoformat()
 
 
-def _us_or_none(at: datetime | None) -> int:
-    return NONE_US if at is None else microseconds(at)
-
-
 def _bool_or_none(value: int) -> bool | None:
     return None if value < 0 else bool(value)
 
 
 def _float_or_none(value: float) -> float | None:
     return None if math.isnan(value) else value
-
-
-# MovementState fields as carry columns: (carry name, state attribute) by kind
-_TIMES: Final = (
-    ("last_us", "last_time"),
-    ("pos_us", "last_pos_time"),
-    ("outside_since", "outside_since"),
-    ("stopped_since", "stopped_since"),
-    ("anchor_us", "border_anchor_time"),
-    ("candidate_us", "candidate_time"),
-)
-_FLOATS: Final = (
-    ("pos_lat", "last_lat"),
-    ("pos_lon", "last_lon"),
-    ("speed", "speed_kmh"),
-    ("remaining", "remaining_m"),
-    ("anchor_lat", "border_anchor_lat"),
-    ("anchor_lon", "border_anchor_lon"),
-    ("candidate_lat", "candidate_lat"),
-    ("candidate_lon", "candidate_lon"),
-)
-_COUNTS: Final = (("outside_fixes", "outside_fixes"), ("candidate_fixes", "candidate_fixes"))
-_COUNTRIES: Final = (("country", "country"), ("candidate", "candidate_country"))
 
 
 @dataclass(slots=True)
@@ -324,26 +311,26 @@ class _Carry:
     open: dict[Rule, BoolArray]
 
     def copy(self) -> _Carry:
-        columns = {name: getattr(self, name).copy() for name, _ in (*_TIMES, *_FLOATS, *_COUNTS, *_COUNTRIES)}
+        columns = {name: getattr(self, name).copy() for name, _ in (*TIMES, *FLOATS, *COUNTS, *COUNTRIES)}
         return _Carry(**columns, open={rule: flags.copy() for rule, flags in self.open.items()})
 
 
 def _read_states(states: Sequence[MovementState], codes: Mapping[str, int]) -> _Carry:
     columns: dict[str, Any] = {}
-    for name, attribute in _TIMES:
+    for name, attribute in TIMES:
         columns[name] = np.fromiter(
-            (_us_or_none(getattr(s, attribute)) for s in states), dtype=np.int64, count=len(states)
+            (us_or_none(getattr(s, attribute)) for s in states), dtype=np.int64, count=len(states)
         )
-    for name, attribute in _FLOATS:
+    for name, attribute in FLOATS:
         values = (getattr(s, attribute) for s in states)
         columns[name] = np.fromiter(
             (math.nan if v is None else v for v in values), dtype=np.float64, count=len(states)
         )
-    for name, attribute in _COUNTS:
+    for name, attribute in COUNTS:
         columns[name] = np.fromiter(
             (getattr(s, attribute) for s in states), dtype=np.int64, count=len(states)
         )
-    for name, attribute in _COUNTRIES:
+    for name, attribute in COUNTRIES:
         values = (getattr(s, attribute) for s in states)
         columns[name] = np.fromiter(
             (-1 if v is None else codes.get(v, -1) for v in values), dtype=np.int64, count=len(states)
@@ -369,19 +356,19 @@ def _write_states(
             differs &= ~(np.isnan(old) & np.isnan(new))
         return np.flatnonzero(differs & live).tolist()
 
-    for name, attribute in _TIMES:
+    for name, attribute in TIMES:
         values = getattr(after, name)
         for i in changed(name):
             setattr(states[i], attribute, None if values[i] == NONE_US else _dt(int(values[i])))
-    for name, attribute in _FLOATS:
+    for name, attribute in FLOATS:
         values = getattr(after, name)
         for i in changed(name):
             setattr(states[i], attribute, None if math.isnan(values[i]) else float(values[i]))
-    for name, attribute in _COUNTS:
+    for name, attribute in COUNTS:
         values = getattr(after, name)
         for i in changed(name):
             setattr(states[i], attribute, int(values[i]))
-    for name, attribute in _COUNTRIES:
+    for name, attribute in COUNTRIES:
         values = getattr(after, name)
         for i in changed(name):
             setattr(states[i], attribute, codes[values[i]] if values[i] >= 0 else None)
@@ -432,14 +419,29 @@ def process_batch(
     """Apply the rules to a batch of fixes, vectorised; update `states` in place; give the events."""
     cols = fixes if isinstance(fixes, FixColumns) else columns_from_fixes(plans, fixes)
     n = len(cols)
-    position = np.arange(n)
 
     # refuse what cannot be taken
     known_ids = np.array([m for m in np.unique(cols.movement).tolist() if m in plans], dtype=np.int64)
     movement_index = np.minimum(np.searchsorted(known_ids, cols.movement), max(known_ids.size - 1, 0))
     known = known_ids[movement_index] == cols.movement if known_ids.size else np.zeros(n, dtype=np.bool_)
-    movement_plans = [plans[m] for m in known_ids.tolist()]
-    released = np.array([prepare(p).numbers.released_us for p in movement_plans], dtype=np.int64)
+    known_list = known_ids.tolist()
+    movement_plans = [plans[m] for m in known_list]
+    table = states if isinstance(states, StateTable) else None
+    movement_states: list[MovementState] = []
+    if table is not None:
+        rows = table.rows_for(known_list, movement_plans)
+        numbers = table.numbers[rows]
+        newest = table.columns["last_us"][rows]
+    else:
+        rows = np.zeros(0, dtype=np.int64)
+        for movement_id, plan in zip(known_list, movement_plans, strict=True):
+            state = states.get(movement_id)
+            if state is None:
+                state = states[movement_id] = initial_state(plan)
+            movement_states.append(state)
+        numbers = _numbers([prepare(p) for p in movement_plans])
+        newest = np.array([us_or_none(s.last_time) for s in movement_states], dtype=np.int64)
+    released = numbers[:, _RELEASED].astype(np.int64)
     future = cols.time_us > microseconds(now + FUTURE_TOLERANCE)
     early = known & ~future & (cols.time_us < (released[movement_index] if released.size else 0))
     rejected = [
@@ -448,16 +450,10 @@ def process_batch(
     ]
     take = known & ~future & ~early
 
-    # movements' states, then sort by movement, time, position
-    movement_states: list[MovementState] = []
-    for movement_id, plan in zip(known_ids.tolist(), movement_plans, strict=True):
-        state = states.get(movement_id)
-        if state is None:
-            state = states[movement_id] = initial_state(plan)
-        movement_states.append(state)
-    newest = np.array([_us_or_none(s.last_time) for s in movement_states], dtype=np.int64)
-    rows = np.flatnonzero(take)
-    order = rows[np.lexsort((position[rows], cols.time_us[rows], movement_index[rows]))]
+    # sort by movement, time, position
+    rows_taken = np.flatnonzero(take)
+    # lexsort is stable, and rows_taken is in batch order: equal times stay in batch position order
+    order = rows_taken[np.lexsort((cols.time_us[rows_taken], movement_index[rows_taken]))]
     m, t = movement_index[order], cols.time_us[order]
     repeat = np.zeros(order.size, dtype=np.bool_)
     repeat[1:] = (m[1:] == m[:-1]) & (t[1:] == t[:-1])
@@ -474,31 +470,80 @@ def process_batch(
     g = np.cumsum(new_group) - 1
     group_movement = m[new_group]
     group_scratch = late[new_group]
-    group_plans = [movement_plans[i] for i in group_movement.tolist()]
-    group_states = [
-        initial_state(movement_plans[i]) if scratch else movement_states[i]
-        for i, scratch in zip(group_movement.tolist(), group_scratch.tolist(), strict=True)
-    ]
-    prepared = [prepare(p) for p in group_plans]
-    col = _table(prepared)
+    col = {name: numbers[group_movement, i] for i, name in enumerate(PlanNumbers._fields)}
     boundaries = borders.load_boundaries()
-    codes = {code: i for i, code in enumerate(boundaries.codes)}
-    carry = _read_states(group_states, codes)
-    before = carry.copy()
     events = _Events(known_ids[group_movement].tolist(), group_scratch.tolist())
-    _apply(cols, order, g, t, col, carry, prepared, group_scratch, boundaries.codes, events)
-    _write_states(group_states, ~group_scratch, before, carry, boundaries.codes)
+    if table is not None:
+        group_rows = rows[group_movement]
+        carry = _gather(table, group_rows, group_scratch, col)
+        geometry = _Geometry(table.slots(rows)[group_movement], table.places[group_rows])
+        _apply(cols, order, g, t, col, carry, geometry, group_scratch, boundaries.codes, events)
+        _scatter(table, group_rows[~group_scratch], carry, ~group_scratch)
+    else:
+        group_plans = [movement_plans[i] for i in group_movement.tolist()]
+        group_states = [
+            initial_state(movement_plans[i]) if scratch else movement_states[i]
+            for i, scratch in zip(group_movement.tolist(), group_scratch.tolist(), strict=True)
+        ]
+        codes = {code: i for i, code in enumerate(boundaries.codes)}
+        carry = _read_states(group_states, codes)
+        before = carry.copy()
+        prepared = [prepare(p) for p in group_plans]
+        STORE.maintain()
+        geometry = _Geometry(STORE.slots(prepared), _places(prepared))
+        _apply(cols, order, g, t, col, carry, geometry, group_scratch, boundaries.codes, events)
+        _write_states(group_states, ~group_scratch, before, carry, boundaries.codes)
     return BatchResult(sort_events(events.items), rejected, duplicates, int(late.sum()))
+
+
+_RELEASED: Final = PlanNumbers._fields.index("released_us")
+
+
+@dataclass(frozen=True, slots=True)
+class _Geometry:
+    """The groups' routes (slots in the route store) and authorised places (x, y, radius; NaN padded)."""
+
+    slots: IntArray
+    places: npt.NDArray[np.float64]
+
+
+def _numbers(prepared: Sequence[PreparedCorridor]) -> FloatArray:
+    """The plans' numbers as rows (times in microseconds: exact in float64 until 2255)."""
+    numbers: FloatArray = np.array([p.numbers for p in prepared], dtype=np.float64)
+    return numbers.reshape(len(prepared), len(PlanNumbers._fields))
+
+
+def _places(prepared: Sequence[PreparedCorridor]) -> FloatArray:
+    count = max((p.places_x.size for p in prepared), default=0)
+    places = np.full((len(prepared), count, 3), np.nan)
+    if count:
+        for i, p in enumerate(prepared):
+            k = p.places_x.size
+            places[i, :k, 0], places[i, :k, 1], places[i, :k, 2] = p.places_x, p.places_y, p.places_radius
+    return places
+
+
+def _gather(table: StateTable, rows: IntArray, scratch: BoolArray, col: Mapping[str, FloatArray]) -> _Carry:
+    """The groups' carried state from the table's rows; a scratch group starts blank."""
+    columns: dict[str, Any] = {name: table.columns[name][rows] for name in BLANK}
+    for name, value in BLANK.items():
+        columns[name][scratch] = value
+    columns["speed"][scratch] = col["nominal_speed_kmh"][scratch]
+    columns["remaining"][scratch] = col["length_m"][scratch]
+    is_open = {rule: table.open[rule][rows] & ~scratch for rule in Rule}
+    return _Carry(**columns, open=is_open)
+
+
+def _scatter(table: StateTable, rows: IntArray, carry: _Carry, live: BoolArray) -> None:
+    """Write the live groups' new state into their rows."""
+    for name in BLANK:
+        table.columns[name][rows] = getattr(carry, name)[live]
+    for rule, flags in carry.open.items():
+        table.open[rule][rows] = flags[live]
 
 
 def _ints(values: FloatArray) -> IntArray:
     return values.astype(np.int64)
-
-
-def _table(prepared: Sequence[PreparedCorridor]) -> dict[str, FloatArray]:
-    """The plans' numbers as columns by name (times in microseconds: exact in float64 until 2255)."""
-    numbers = np.array([p.numbers for p in prepared], dtype=np.float64).reshape(len(prepared), -1)
-    return {name: numbers[:, i] for i, name in enumerate(PlanNumbers._fields)}
 
 
 def _apply(
@@ -508,7 +553,7 @@ def _apply(
     t: IntArray,
     col: Mapping[str, FloatArray],
     carry: _Carry,
-    prepared: Sequence[PreparedCorridor],
+    geometry: _Geometry,
     scratch: BoolArray,
     codes: Sequence[str],
     events: _Events,
@@ -582,19 +627,11 @@ def _apply(
     v = np.flatnonzero(valid)
     gv = g[v]
     xv, yv = project_arrays(lat[v], lon[v], col["lat0"][gv], col["lon0"][gv], col["radius"][gv])
-    lines = np.fromiter((p.line for p in prepared), dtype=object, count=len(prepared))
-    points = shapely.points(xv, yv)
-    distance = shapely.distance(lines[gv], points)
-    along = shapely.line_locate_point(lines[gv], points)
-    place_count = max((p.places_x.size for p in prepared), default=0)
+    distance, along = STORE.locate(geometry.slots[gv], xv, yv)
     in_place = np.zeros(n, dtype=np.bool_)
-    if place_count and v.size:
-        px = np.full((len(prepared), place_count), np.nan)
-        py, pr = px.copy(), px.copy()
-        for i, p in enumerate(prepared):
-            k = p.places_x.size
-            px[i, :k], py[i, :k], pr[i, :k] = p.places_x, p.places_y, p.places_radius
-        near = np.hypot(xv[:, None] - px[gv], yv[:, None] - py[gv]) <= pr[gv]
+    if geometry.places.shape[1] and v.size:
+        places = geometry.places[gv]
+        near = np.hypot(xv[:, None] - places[:, :, 0], yv[:, None] - places[:, :, 1]) <= places[:, :, 2]
         in_place[v] = near.any(axis=1)
 
     # seal: opened or tampered outside an authorised place opens; closed and intact closes
@@ -930,24 +967,33 @@ def check_time(
 ) -> list[AlarmEvent]:
     """Apply the time rules (signal lost, late, time limit exceeded) at `now`, vectorised over movements."""
     ids = list(plans)
-    movement_states: list[MovementState] = []
-    for movement_id in ids:
-        state = states.get(movement_id)
-        if state is None:
-            state = states[movement_id] = initial_state(plans[movement_id])
-        movement_states.append(state)
     if not ids:
         return []
-    col = _table([prepare(plans[i]) for i in ids])
+    plan_list = [plans[i] for i in ids]
+    rules = (Rule.SIGNAL_LOST, Rule.TIME_LIMIT_EXCEEDED, Rule.LATE)
+    movement_states: list[MovementState] = []
+    if isinstance(states, StateTable):
+        rows = states.rows_for(ids, plan_list)
+        numbers = states.numbers[rows]
+        last, position = states.columns["last_us"][rows], states.columns["pos_us"][rows]
+        speed, remaining = states.columns["speed"][rows], states.columns["remaining"][rows]
+        is_open = {rule: states.open[rule][rows] for rule in rules}
+    else:
+        for movement_id, plan in zip(ids, plan_list, strict=True):
+            state = states.get(movement_id)
+            if state is None:
+                state = states[movement_id] = initial_state(plan)
+            movement_states.append(state)
+        numbers = _numbers([prepare(p) for p in plan_list])
+        last = np.array([us_or_none(s.last_time) for s in movement_states], dtype=np.int64)
+        position = np.array([us_or_none(s.last_pos_time) for s in movement_states], dtype=np.int64)
+        speed = np.array([s.speed_kmh for s in movement_states], dtype=np.float64)
+        remaining = np.array([s.remaining_m for s in movement_states], dtype=np.float64)
+        is_open = {
+            rule: np.array([rule in s.open_alarms for s in movement_states], dtype=np.bool_) for rule in rules
+        }
+    col = {name: numbers[:, i] for i, name in enumerate(PlanNumbers._fields)}
     released, limit, after = (_ints(col[name]) for name in ("released_us", "limit_us", "signal_after_us"))
-    last = np.array([_us_or_none(s.last_time) for s in movement_states], dtype=np.int64)
-    position = np.array([_us_or_none(s.last_pos_time) for s in movement_states], dtype=np.int64)
-    speed = np.array([s.speed_kmh for s in movement_states], dtype=np.float64)
-    remaining = np.array([s.remaining_m for s in movement_states], dtype=np.float64)
-    is_open = {
-        rule: np.array([rule in s.open_alarms for s in movement_states], dtype=np.bool_)
-        for rule in (Rule.SIGNAL_LOST, Rule.TIME_LIMIT_EXCEEDED, Rule.LATE)
-    }
     now_us = microseconds(now)
     since = np.where(last != NONE_US, last, released)
     lost = (now_us - since > after) & ~is_open[Rule.SIGNAL_LOST]
@@ -960,13 +1006,13 @@ def check_time(
 
     def emit(i: int, rule: Rule, at: datetime, evidence: tuple[FixRef, ...], details: Details) -> None:
         events.append(AlarmEvent(ids[i], rule, EventKind.OPEN, SEVERITY[rule], at, evidence, details))
-        movement_states[i].open_alarms.add(rule)
+        if movement_states:
+            movement_states[i].open_alarms.add(rule)
 
     for i in np.flatnonzero(lost | exceeded | late).tolist():
-        state = movement_states[i]
         if lost[i]:
             silent_since = _dt(int(since[i]))
-            evidence = (FixRef(None, state.last_time),) if state.last_time is not None else ()
+            evidence = (FixRef(None, silent_since),) if last[i] != NONE_US else ()
             emit(
                 i,
                 Rule.SIGNAL_LOST,
@@ -984,4 +1030,7 @@ def check_time(
                 "speed_kmh": float(speed[i]),
             }
             emit(i, Rule.LATE, now, (), details)
+    if isinstance(states, StateTable):
+        for rule, opened in zip(rules, (lost, exceeded, late), strict=True):
+            states.open[rule][rows[opened]] = True
     return sort_events(events)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamga.auth.domain import Principal
-from tamga.models import Alarm, Movement, Seal
+from tamga.models import Alarm, Movement, MovementItem, Seal, TelemetryFix
 from tamga.transit.repository import visible_to
 
 # The states in which a movement is on the road and so under monitoring.
@@ -35,6 +36,53 @@ async def seals_of(session: AsyncSession, movement_ids: Iterable[int]) -> Sequen
     if not wanted:
         return []
     stmt = select(Seal).where(Seal.movement_id.in_(wanted)).order_by(Seal.id)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def hs_codes_of(session: AsyncSession, movement_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Give the goods codes of these movements' items, by movement id."""
+    wanted = sorted(set(movement_ids))
+    codes: dict[int, list[str]] = {m: [] for m in wanted}
+    if not wanted:
+        return codes
+    stmt = (
+        select(MovementItem.movement_id, MovementItem.hs_code)
+        .where(MovementItem.movement_id.in_(wanted))
+        .order_by(MovementItem.movement_id, MovementItem.number)
+    )
+    for movement_id, hs_code in (await session.execute(stmt)).all():
+        codes[movement_id].append(hs_code)
+    return codes
+
+
+async def recent_fixes(
+    session: AsyncSession, movement_ids: Iterable[int], since: datetime, per_movement: int
+) -> Sequence[TelemetryFix]:
+    """Give each movement's fixes taken since `since`, at most its newest `per_movement`, oldest first."""
+    wanted = sorted(set(movement_ids))
+    if not wanted:
+        return []
+    newest = (
+        select(
+            TelemetryFix,
+            func.row_number()
+            .over(partition_by=TelemetryFix.movement_id, order_by=TelemetryFix.time.desc())
+            .label("rank"),
+        )
+        .where(TelemetryFix.movement_id.in_(wanted), TelemetryFix.time >= since)
+        .subquery()
+    )
+    stmt = (
+        select(TelemetryFix)
+        .join(
+            newest,
+            (TelemetryFix.device_id == newest.c.device_id)
+            & (TelemetryFix.time == newest.c.time)
+            & (TelemetryFix.record_id == newest.c.record_id),
+        )
+        .where(newest.c.rank <= per_movement)
+        .order_by(TelemetryFix.movement_id, TelemetryFix.time, TelemetryFix.record_id)
+    )
     return (await session.execute(stmt)).scalars().all()
 
 
@@ -79,3 +127,12 @@ async def list_alarms(
     if after is not None:
         stmt = stmt.where(Alarm.id > after)
     return (await session.execute(stmt)).scalars().all()
+
+
+async def alarm_counts(session: AsyncSession) -> tuple[dict[str, int], dict[str, int]]:
+    """Give the alarms not yet resolved by rule, and every alarm raised by rule."""
+    open_ = select(Alarm.rule, func.count()).where(Alarm.status != "resolved").group_by(Alarm.rule)
+    raised = select(Alarm.rule, func.count()).group_by(Alarm.rule)
+    open_by_rule = {str(rule): int(n) for rule, n in (await session.execute(open_)).all()}
+    raised_by_rule = {str(rule): int(n) for rule, n in (await session.execute(raised)).all()}
+    return open_by_rule, raised_by_rule

@@ -1,10 +1,14 @@
-"""Monitoring's use cases: plans of released movements, the batch consumer, the time tick, alarm handling.
+"""Monitoring's use cases: plans of released movements, the batch consumer, the time tick, alarm handling,
+and the monitoring settings an operator gives a movement.
 
 State: each process keeps a `MovementState` per monitored movement in memory (`Monitor.states`), and the
-plans it built from the movements (`Monitor.plans`, rebuilt when a movement's row version changes). After
-a restart the state starts fresh (the engine's `initial_state`), seeded with the rules whose alarms are
-still open in the database, so an open alarm is neither opened twice nor forgotten; the dwell counters
-(how long off the corridor, stopped) restart from the next fix.
+plans it built from the movements (`Monitor.plans`, rebuilt when a movement's row version changes: a
+release, a crossing, new monitoring settings). When the consumer starts (`run_monitor`), it rebuilds each
+monitored movement's state by replaying its stored fixes of the last two hours through the engine without
+persisting what they decide (that was done before the restart); the rules whose alarms are still open in
+the database are added, so a restart neither opens an alarm twice nor loses a deviation or a stop in
+progress. A plan's thresholds are its goods category's (`domain.goods_category` of the items' codes, or
+the operator's category), then the operator's overrides (`PUT /movements/{ref}/monitoring`).
 """
 
 from __future__ import annotations
@@ -12,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
@@ -26,23 +30,29 @@ from tamga.auth.domain import Principal, Role
 from tamga.config import Settings
 from tamga.ingest.bus import FixBus, StoredFix
 from tamga.ingest.profiles import DeviceProfile, device_profile
-from tamga.ingest.service import profile_of
+from tamga.ingest.service import profile_of, record_id
 from tamga.kit.clock import utcnow
 from tamga.kit.db import Database, commit
-from tamga.kit.errors import Forbidden, IllegalTransition, NotFound
-from tamga.models import Alarm, Movement, MovementEvent, Seal
-from tamga.monitoring import engine, repository, schemas
+from tamga.kit.errors import FieldError, Forbidden, IllegalTransition, NotFound, ValidationFailed
+from tamga.models import Alarm, Movement, MovementEvent, Seal, TelemetryFix
+from tamga.monitoring import borders, engine, repository, schemas
 from tamga.monitoring.corridor import initial_state, microseconds
 from tamga.monitoring.domain import (
+    DURATION_THRESHOLDS,
+    THRESHOLD_NAMES,
     AlarmEvent,
     AuthorisedPlace,
     EventKind,
+    MonitoringSettings,
     MovementPlan,
     MovementState,
     Rule,
-    thresholds_for,
+    effective_thresholds,
+    goods_category,
+    settings_problems,
 )
 from tamga.transit.policy import MovementScope, can_see
+from tamga.transit.service import get_visible as get_visible_movement
 from tamga.transit.service import scope_of
 
 log = logging.getLogger(__name__)
@@ -52,15 +62,26 @@ SYSTEM_ACTOR: Final = "system:monitoring"
 OFFICE_RADIUS_M: Final = 1000.0
 FALLBACK_PROFILE: Final = "generic-egts-seal"
 HANDLERS: Final = frozenset({Role.CUSTOMS_OFFICER, Role.MONITORING_OPERATOR, Role.ADMINISTRATOR})
+# What a restarted consumer replays of each movement to rebuild its state: long enough for every dwell
+# (the longest by default is the 30-minute stop) and the smoothed speed, short enough to start quickly.
+REBUILD_WINDOW: Final = timedelta(hours=2)
+REBUILD_MAX_FIXES: Final = 720
 
 
 # --- plans ----------------------------------------------------------------------------------------
 
 
 def plan_of(
-    movement: Movement, profile: DeviceProfile, *, corridor_width_m: float = 500.0
+    movement: Movement,
+    profile: DeviceProfile,
+    *,
+    corridor_width_m: float = 500.0,
+    hs_codes: Iterable[str] = (),
 ) -> MovementPlan | None:
-    """Give the plan of a released movement (None if it was never released or has no time limit)."""
+    """Give the plan of a released movement (None if it was never released or has no time limit).
+
+    Its thresholds are its goods category's (the operator's choice, else the goods' own), then the
+    operator's overrides; its corridor is the operator's width, else `corridor_width_m`."""
     if movement.released_at is None or movement.time_limit is None or not movement.itinerary:
         return None
     route = tuple((float(p["lat"]), float(p["lon"])) for p in movement.itinerary)
@@ -71,6 +92,8 @@ def plan_of(
         for p in movement.itinerary
         if p.get("office_code")
     )
+    settings = MonitoringSettings.from_document(movement.monitoring)
+    _, thresholds = effective_thresholds(settings, goods_category(hs_codes))
     return MovementPlan(
         movement_id=movement.id,
         route=route,
@@ -78,9 +101,9 @@ def plan_of(
         time_limit=movement.time_limit,
         destination=route[-1],
         device_profile=profile,
-        corridor_width_m=corridor_width_m,
+        corridor_width_m=settings.corridor_width_m or corridor_width_m,
         places=places,
-        thresholds=thresholds_for(None),
+        thresholds=thresholds,
     )
 
 
@@ -93,6 +116,24 @@ def _profiles(seals: Iterable[Seal]) -> dict[int, DeviceProfile]:
             if profile is not None:
                 found[seal.movement_id] = profile
     return found
+
+
+async def plans_of(
+    session: AsyncSession, movements: Sequence[Movement], *, corridor_width_m: float = 500.0
+) -> dict[int, MovementPlan]:
+    """Give the plans of those of `movements` that were released with a time limit, by movement id."""
+    ids = [m.id for m in movements]
+    profiles = _profiles(await repository.seals_of(session, ids))
+    codes = await repository.hs_codes_of(session, ids)
+    plans: dict[int, MovementPlan] = {}
+    for movement in movements:
+        profile = profiles.get(movement.id) or device_profile(FALLBACK_PROFILE)
+        plan = plan_of(
+            movement, profile, corridor_width_m=corridor_width_m, hs_codes=codes.get(movement.id, ())
+        )
+        if plan is not None:
+            plans[movement.id] = plan
+    return plans
 
 
 # --- the live feed --------------------------------------------------------------------------------
@@ -156,14 +197,28 @@ def _timeline(
 
 @dataclass
 class Monitor:
-    """The engine's plans and states in this process, and what persists what it decides."""
+    """The engine's plans and states in this process, and what persists what it decides.
+
+    `clock` gives the engine's `now` (a fix dated more than `FUTURE_TOLERANCE` after it is refused, the
+    time rules run at it); tests and accelerated simulations give their own. `fixes_seen` counts the
+    fixes taken from the bus (after their batch was persisted), `events_seen` what the engine decided.
+    """
 
     corridor_width_m: float = 500.0
     hub: AlarmHub | None = None
+    clock: Callable[[], datetime] = utcnow
     plans: dict[int, MovementPlan] = field(default_factory=dict)
     versions: dict[int, int] = field(default_factory=dict)
     states: dict[int, MovementState] = field(default_factory=dict)
     failed_batches: int = 0
+    fixes_seen: int = 0
+    events_seen: int = 0
+    rebuild_window: timedelta = REBUILD_WINDOW
+    rebuild_max_fixes: int = REBUILD_MAX_FIXES
+    # set once `rebuild` has run (or failed): from then on the bus is consumed
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # the keys of the fixes `rebuild` replayed, so the bus does not hand them to the engine again
+    _replayed: set[tuple[str, datetime, int]] = field(default_factory=set)
 
     async def _refresh(self, session: AsyncSession, movements: Sequence[Movement]) -> dict[int, Movement]:
         """Bring plans up to date for the monitored ones of `movements`; forget the others."""
@@ -172,10 +227,9 @@ class Monitor:
             if movement.id not in active:
                 self.forget(movement.id)
         stale = [m for m in active.values() if self.versions.get(m.id) != m.version]
-        profiles = _profiles(await repository.seals_of(session, [m.id for m in stale])) if stale else {}
+        plans = await plans_of(session, stale, corridor_width_m=self.corridor_width_m) if stale else {}
         for movement in stale:
-            profile = profiles.get(movement.id) or device_profile(FALLBACK_PROFILE)
-            plan = plan_of(movement, profile, corridor_width_m=self.corridor_width_m)
+            plan = plans.get(movement.id)
             if plan is None:
                 self.forget(movement.id)
                 active.pop(movement.id)
@@ -202,7 +256,54 @@ class Monitor:
     async def process(self, db: Database, batch: Sequence[StoredFix], now: datetime | None = None) -> int:
         """Run a batch of stored fixes through the engine and persist what it decided in one transaction;
         give the number of events. On failure the batch's movements restart from a fresh state."""
-        now = now or utcnow()
+        try:
+            return await self._process(db, batch, now or self.clock())
+        finally:
+            self.fixes_seen += len(batch)
+
+    async def rebuild(self, db: Database) -> int:
+        """Rebuild the state of every monitored movement from its stored fixes of the last
+        `rebuild_window` (at most its newest `rebuild_max_fixes`); give how many fixes were replayed.
+
+        The replay runs the engine from a blank state and keeps the state it ends in: how long the truck
+        has been off the corridor or stopped, where it was, its country, its recent speed. What it would
+        decide is not persisted (it was, before the restart); the rules it leaves open, with those whose
+        alarms are still open in the database, are the ones the engine will not open again."""
+        now = self.clock()
+        async with db.session() as session:
+            active = await self._refresh(session, await repository.monitored_movements(session))
+            rows = await repository.recent_fixes(
+                session, active, now - self.rebuild_window, self.rebuild_max_fixes
+            )
+        if not rows:
+            return 0
+        replayed: dict[int, MovementState] = {}
+        plans = {i: self.plans[i] for i in active}
+        engine.process_batch(plans, replayed, _row_columns(rows), now)
+        for movement_id, state in replayed.items():
+            state.open_alarms |= self.states[movement_id].open_alarms
+            self.states[movement_id] = state
+        self._replayed = {(r.device_id, r.time, r.record_id) for r in rows}
+        log.info("monitoring rebuilt %d movements from %d stored fixes", len(replayed), len(rows))
+        return len(rows)
+
+    def _not_replayed(self, batch: Sequence[StoredFix]) -> Sequence[StoredFix]:
+        """Drop from the batch the fixes `rebuild` already took (stored just before it looked)."""
+        if not self._replayed:
+            return batch
+        keep = []
+        for stored in batch:
+            key = (stored.fix.device_id, stored.fix.time, record_id(stored.fix))
+            if key in self._replayed:
+                self._replayed.discard(key)
+            else:
+                keep.append(stored)
+        if len(keep) == len(batch):
+            self._replayed = set()  # past the fixes stored before the rebuild
+        return keep
+
+    async def _process(self, db: Database, batch: Sequence[StoredFix], now: datetime) -> int:
+        batch = self._not_replayed(batch)
         ids = {f.movement_id for f in batch if f.movement_id is not None}
         try:
             async with db.session() as session:
@@ -223,11 +324,12 @@ class Monitor:
             return 0
         if self.hub is not None:
             self.hub.publish(changes)
+        self.events_seen += len(result.events)
         return len(result.events)
 
     async def tick(self, db: Database, now: datetime | None = None) -> int:
         """Apply the time rules (signal lost, late, time limit exceeded) to every monitored movement."""
-        now = now or utcnow()
+        now = now or self.clock()
         try:
             async with db.session() as session:
                 movements = await repository.monitored_movements(session)
@@ -273,6 +375,29 @@ def _columns(fixes: Sequence[StoredFix]) -> engine.FixColumns:
         battery_v=column(
             (math.nan if f.state.battery_v is None else f.state.battery_v for f in fixes), np.float64
         ),
+    )
+
+
+def _row_columns(rows: Sequence[TelemetryFix]) -> engine.FixColumns:
+    """Give stored fixes (rows of `fixes`) as the engine's columns, the seal as stored."""
+
+    def column(values: Iterable[Any], dtype: Any) -> Any:
+        return np.fromiter(values, dtype=dtype, count=len(rows))
+
+    def unknown_nan(value: float | None) -> float:
+        return math.nan if value is None else value
+
+    return engine.FixColumns(
+        movement=column((r.movement_id or 0 for r in rows), np.int64),
+        time_us=column((microseconds(r.time) for r in rows), np.int64),
+        lat=column((r.lat for r in rows), np.float64),
+        lon=column((r.lon for r in rows), np.float64),
+        valid=column((r.valid for r in rows), np.bool_),
+        speed_kmh=column((unknown_nan(r.speed_kmh) for r in rows), np.float64),
+        opened=column((_flag(r.opened) for r in rows), np.int8),
+        tampered=column((_flag(r.tampered) for r in rows), np.int8),
+        low_battery=column((_flag(r.low_battery) for r in rows), np.int8),
+        battery_v=column((unknown_nan(r.battery_v) for r in rows), np.float64),
     )
 
 
@@ -389,8 +514,18 @@ async def run_monitor(
     hub: AlarmHub | None = None,
     monitor: Monitor | None = None,
 ) -> None:
-    """Consume the bus until it closes: each batch through the engine, persisted in one transaction."""
+    """Rebuild the engine's state from the stored fixes, then consume the bus until it closes: each batch
+    through the engine, persisted in one transaction."""
     monitor = monitor or Monitor(corridor_width_m=settings.monitoring_corridor_width_m, hub=hub)
+    try:
+        # The boundaries take seconds to load: off the event loop, before the first batch needs them,
+        # so that the gateways sharing the loop are not held up.
+        await asyncio.to_thread(borders.load_boundaries)
+        await monitor.rebuild(db)
+    except Exception:
+        log.exception("monitoring could not rebuild its state from the stored fixes; starting fresh")
+    finally:
+        monitor.ready.set()
     async for batch in bus.batches(settings.monitoring_batch_max_items, settings.monitoring_batch_max_wait_s):
         await monitor.process(db, batch)
 
@@ -506,3 +641,108 @@ def _record_handling(
         )
     )
     return AlarmChange(action, alarm_view(alarm), scope_of(movement))
+
+
+# --- monitoring settings of a movement ------------------------------------------------------------
+
+SETTINGS_EDITORS: Final = frozenset({Role.MONITORING_OPERATOR, Role.ADMINISTRATOR})
+# A movement's settings may change until it arrives (after that nothing is monitored).
+SETTINGS_STATUSES: Final = ("lodged", "accepted", *repository.MONITORED_STATUSES)
+
+
+def _api_name(name: str) -> str:
+    return f"{name}_s" if name in DURATION_THRESHOLDS else name
+
+
+def _domain_settings(data: schemas.MonitoringSettingsUpdate) -> MonitoringSettings:
+    given = data.thresholds.model_dump(exclude_none=True)
+    return MonitoringSettings(
+        category=data.category,
+        corridor_width_m=data.corridor_width_m,
+        thresholds={name: given[_api_name(name)] for name in THRESHOLD_NAMES if _api_name(name) in given},
+    )
+
+
+async def _settings_view(
+    session: AsyncSession, movement: Movement, default_width_m: float
+) -> schemas.MonitoringSettings:
+    settings = MonitoringSettings.from_document(movement.monitoring)
+    goods = goods_category((await repository.hs_codes_of(session, [movement.id]))[movement.id])
+    category, thresholds = effective_thresholds(settings, goods)
+    values = {
+        _api_name(name): value.total_seconds() if isinstance(value, timedelta) else value
+        for name in THRESHOLD_NAMES
+        for value in (getattr(thresholds, name),)
+    }
+    overrides = schemas.MonitoringSettingsUpdate(
+        category=settings.category,
+        corridor_width_m=settings.corridor_width_m,
+        thresholds=schemas.ThresholdsIn(
+            **{_api_name(name): value for name, value in settings.thresholds.items()}
+        ),
+    )
+    return schemas.MonitoringSettings(
+        movement_id=movement.id,
+        category=category,
+        category_from="operator" if settings.category else ("goods" if goods else None),
+        goods_category=goods,
+        corridor_width_m=settings.corridor_width_m or default_width_m,
+        thresholds=schemas.Thresholds(**values),
+        overrides=overrides,
+    )
+
+
+async def monitoring_settings(
+    session: AsyncSession, principal: Principal, ref: str, *, default_width_m: float
+) -> schemas.MonitoringSettings:
+    """Give how a movement the principal may see is monitored."""
+    movement, _ = await get_visible_movement(session, principal, ref)
+    return await _settings_view(session, movement, default_width_m)
+
+
+async def set_monitoring_settings(
+    session: AsyncSession,
+    principal: Principal,
+    ref: str,
+    data: schemas.MonitoringSettingsUpdate,
+    *,
+    default_width_m: float,
+) -> schemas.MonitoringSettings:
+    """Set a movement's goods category, corridor width and thresholds (a monitoring operator's call)."""
+    movement, _ = await get_visible_movement(session, principal, ref, lock=True)
+    if principal.role not in SETTINGS_EDITORS:
+        raise Forbidden(f"a {principal.role.value} may not set monitoring thresholds")
+    if movement.status not in SETTINGS_STATUSES:
+        raise IllegalTransition(
+            f"the monitoring of a movement {movement.status} may not change",
+            allowed_from=list(SETTINGS_STATUSES),
+        )
+    settings = _domain_settings(data)
+    problems = settings_problems(settings)
+    if problems:
+        raise ValidationFailed(
+            [FieldError(f"body.thresholds.{_api_name(name)}", reason) for name, reason in problems]
+        )
+    before, after = movement.monitoring, settings.as_document()
+    movement.monitoring = after
+    audit.record(
+        session,
+        actor=principal.subject,
+        action="movement.monitoring_set",
+        entity_type="movement",
+        entity_id=movement.id,
+        before=before,
+        after=after,
+    )
+    session.add(
+        MovementEvent(
+            movement_id=movement.id,
+            at=utcnow(),
+            kind="monitoring",
+            office_code=principal.office_code,
+            actor=principal.subject,
+            details=after,
+        )
+    )
+    await session.flush()
+    return await _settings_view(session, movement, default_width_m)

@@ -26,6 +26,7 @@ class Waypoint:
     lon: float
     town: bool = True
     rest_area: bool = False
+    office_code: str | None = None
 
 
 def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -104,6 +105,16 @@ class Corridor:
             default=math.inf,
         )
 
+    def itinerary(self) -> list[dict[str, object]]:
+        """The corridor as a transit declaration's itinerary: offices by code, other places by name and
+        coordinates (what `POST /api/v1/movements` takes)."""
+        return [
+            {"office_code": w.office_code}
+            if w.office_code is not None
+            else {"name": w.name, "lat": w.lat, "lon": w.lon}
+            for w in self.waypoints
+        ]
+
     def rest_areas_m(self) -> tuple[float, ...]:
         """Positions along the corridor of its authorised rest areas."""
         return tuple(c for c, w in zip(self.cumulative_m, self.waypoints, strict=True) if w.rest_area)
@@ -113,7 +124,7 @@ def _office(code: str) -> Waypoint:
     found = load_catalog().office(code)
     if found is None:  # the catalog is versioned data: a missing office is a broken build
         raise LookupError(f"customs office {code} is not in the reference catalog")
-    return Waypoint(found.name("en"), found.lat, found.lon, town=False, rest_area=True)
+    return Waypoint(found.name("en"), found.lat, found.lon, town=False, rest_area=True, office_code=code)
 
 
 def _w(name: str, lat: float, lon: float, *, town: bool = True, rest: bool = False) -> Waypoint:

@@ -162,8 +162,14 @@ async def drive(
     speed_up: float,
     until: datetime | None,
     progressed: Progressed,
+    device: Device | None = None,
+    began: float | None = None,
 ) -> TruckResult:
-    """Drive one truck: send each fix when its (accelerated) time comes; a black box after each gap."""
+    """Drive one truck: send each fix when its (accelerated) time comes; a black box after each gap.
+
+    `device` is the truck's connected client (else one is connected here) and `began` the loop time at
+    which simulated time was `start` (else the moment it is connected): a fleet shares one, so that every
+    truck keeps the same schedule however long its connection took."""
     points = [p for p in track.points if until is None or p.time < until]
     result = TruckResult(
         seal.device_id,
@@ -172,13 +178,18 @@ async def drive(
         tuple(sorted(track.incidents)),
         len(points),
     )
-    device = device_for(seal, endpoints)
     loop = asyncio.get_running_loop()
-    began = loop.time()
     box: list[Fix] = []
     scale = BATTERY_SCALE[seal.protocol]
+    if device is None:
+        device = device_for(seal, endpoints)
+        connect = True
+    else:
+        connect = False
     try:
-        await device.connect()
+        if connect:
+            await device.connect()
+        began = loop.time() if began is None else began
         for n, point in enumerate(points):
             delay = began + (point.time - start).total_seconds() / speed_up - loop.time()
             if delay > 0:
@@ -207,6 +218,36 @@ async def drive(
     return result
 
 
+class _Unconnected:
+    """A device whose connection failed: driving it reports the failure."""
+
+    def __init__(self, device_id: str, error: BaseException) -> None:
+        self.device_id, self.error = device_id, error
+
+    async def connect(self) -> None:
+        raise self.error
+
+    async def send(self, fixes: Sequence[Fix]) -> int:
+        raise self.error
+
+    async def close(self) -> None:
+        return None
+
+
+async def _connected(seal: SealSpec, endpoints: Endpoints) -> Device:
+    """Give the seal's client, connected; or one that reports why it could not be."""
+    try:
+        device = device_for(seal, endpoints)
+    except ValueError as error:  # no client for its protocol
+        return _Unconnected(seal.device_id, error)
+    try:
+        await device.connect()
+    except Exception as error:
+        await device.close()
+        return _Unconnected(seal.device_id, error)
+    return device
+
+
 async def run_fleet(
     plans: Sequence[tuple[SealSpec, Track]],
     endpoints: Endpoints,
@@ -215,9 +256,15 @@ async def run_fleet(
     speed_up: float,
     duration: timedelta | None = None,
     progressed: Progressed | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> list[TruckResult]:
-    """Drive every planned truck at once; give each one's result."""
+    """Connect every planned truck, then drive them all at once from `start` (`on_start` is called at
+    that moment); give each one's result."""
     until = start + duration if duration is not None else None
+    devices = await asyncio.gather(*(_connected(seal, endpoints) for seal, _ in plans))
+    if on_start is not None:
+        on_start()
+    began = asyncio.get_running_loop().time()
     return list(
         await asyncio.gather(
             *(
@@ -230,8 +277,10 @@ async def run_fleet(
                     speed_up=speed_up,
                     until=until,
                     progressed=progressed or (lambda *_: None),
+                    device=device,
+                    began=began,
                 )
-                for i, (seal, track) in enumerate(plans)
+                for i, ((seal, track), device) in enumerate(zip(plans, devices, strict=True))
             )
         )
     )
