@@ -39,8 +39,18 @@ def main() -> None:
     figures: dict[str, float] = {}
     print("== risk screening (bench/clearance_risk.py)")
     figures.update(_part("clearance_risk").run(args.seconds))
+    print(
+        f"risk: {figures['risk_items_per_s']:,.0f} items/s against {figures['risk_profiles']:,.0f} profiles "
+        f"(straightforward {figures['risk_straightforward_items_per_s']:,.0f}/s): "
+        f"{figures['risk_vs_straightforward']:.1f}x; wall {figures['risk_items_per_wall_s']:,.0f} items/s"
+    )
     print("== tariff engine (bench/clearance_tariff.py)")
     figures.update(_part("clearance_tariff").run(args.seconds))
+    print(
+        f"tariff: {figures['tariff_items_per_s']:,.0f} items/s with full traces "
+        f"(scalar reference {figures['tariff_scalar_items_per_s']:,.0f}/s): "
+        f"{figures['tariff_batch_vs_scalar']:.2f}x; wall {figures['tariff_items_per_wall_s']:,.0f} items/s"
+    )
     print(json.dumps(figures, sort_keys=True))
 
 

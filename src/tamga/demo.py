@@ -54,6 +54,7 @@ from tamga.simulate.corridors import CORRIDORS, Corridor
 from tamga.simulate.display import FleetView, PlatformSide, alarm_table
 from tamga.simulate.runner import Endpoints, SealSpec, TruckResult, demo_secret, run_fleet
 from tamga.simulate.trucks import Track, plan_track
+from tamga.taxation import demo as tax_demo
 from tamga.transit import schemas as transit_schemas
 from tamga.transit import service as transit
 
@@ -661,6 +662,14 @@ async def _demo(settings: Settings, options: DemoOptions, console: Console) -> i
             )
             await commit(session)
         console.print(_declarations_table(cleared))
+        async with db.session() as session:
+            traded = await tax_demo.seed_demo(session, settings)
+            await commit(session)
+        console.print(
+            f"Mutual trade: {traded.claims} 0 % claims and {traded.applications} confirmed import applications"
+            + "".join(f", {n} refused ({why})" for why, n in traded.refused.items())
+            + "; the tax gap: GET /api/v1/tax/gap as tax.ru or tax.by"
+        )
         # 2. the platform
         async with running_platform(settings, db, options.port, speed_up=options.speed_up) as platform:
             async with httpx.AsyncClient(base_url=platform.base_url, timeout=30) as http:

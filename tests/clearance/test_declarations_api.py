@@ -186,13 +186,48 @@ async def test_green_declaration_of_an_aeo_is_released_in_under_a_second(
     assert (await http.get(f"/api/v1/declarations/{d['id']}", headers=by_officer)).status_code == 404
 
 
-async def test_aeo_without_funds_waits_for_an_officer(ready: Backend, http: httpx.AsyncClient) -> None:
-    _, headers = await declarant(http, aeo=True)
-    d = await _lodge(http, declaration(), headers)
-    if d["lane"] not in ("green", "blue"):
-        pytest.skip(f"random selection sent this declaration to {d['lane']}")
-    assert d["status"] == "registered"
-    assert d["hold_reason"] and "lacks" in d["hold_reason"]
+async def test_aeo_without_funds_is_held_then_released_by_the_deposit_that_covers_it(
+    ready: Backend, http: httpx.AsyncClient
+) -> None:
+    operator_id, headers = await declarant(http, aeo=True)
+    account_id = await funded_account(http, operator_id, "1.00", await officer(http, MOSCOW))
+    held = []
+    for _ in range(6):  # random selection may send one to a control lane; AEOs are drawn into blue at most
+        d = await _lodge(http, declaration(), headers)
+        if d["lane"] in ("green", "blue"):
+            held.append(d)
+        if len(held) == 2:
+            break
+    assert len(held) == 2, "random selection kept sending an AEO's declarations to control"
+    for d in held:
+        assert d["status"] == "registered"
+        assert d["hold_reason"] and "lacks" in d["hold_reason"]
+    first, second = (D(d["total_payable"]) for d in held)
+    moscow = await officer(http, MOSCOW)
+    # a deposit that covers the first only releases the first; the second keeps waiting, in order
+    ok(
+        await http.post(
+            f"/api/v1/accounts/{account_id}/deposits",
+            json={"amount": str(first), "reference": "PP-1"},
+            headers=moscow,
+        ),
+        201,
+    )
+    got = [ok(await http.get(f"/api/v1/declarations/{d['ref']}", headers=headers)) for d in held]
+    assert [g["status"] for g in got] == ["released", "registered"]
+    assert got[0]["hold_reason"] is None and [h["action"] for h in got[0]["history"]][-1] == "auto_release"
+    ok(
+        await http.post(
+            f"/api/v1/accounts/{account_id}/deposits",
+            json={"amount": str(second), "reference": "PP-2"},
+            headers=moscow,
+        ),
+        201,
+    )
+    got = ok(await http.get(f"/api/v1/declarations/{held[1]['ref']}", headers=headers))
+    assert got["status"] == "released"
+    account = ok(await http.get(f"/api/v1/accounts/{account_id}", headers=headers))
+    assert D(account["balance"]) == D("1.00")
 
 
 # --- the officer queue ----------------------------------------------------------------------------

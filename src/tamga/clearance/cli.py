@@ -11,12 +11,15 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tamga.auth import repository as auth_repository
+from tamga.auth import service as auth_service
 from tamga.auth.domain import Principal, Role
 from tamga.clearance import repository, schemas, service
 from tamga.clearance.domain import OPEN
 from tamga.config import get_settings
-from tamga.kit.db import Database
-from tamga.kit.errors import TamgaError
+from tamga.kit.db import Database, commit
+from tamga.kit.errors import NotFound, TamgaError
+from tamga.models.clearance import GoodsDeclaration
 
 app = typer.Typer(
     help="Customs clearance: goods declarations, the tariff engine, risk management and release.",
@@ -160,3 +163,58 @@ def statement(account_id: Annotated[int, typer.Argument(min=1)]) -> None:
         )
     console.print(table)
     console.print(f"balance {account.balance} {account.currency}")
+
+
+# --- an officer's actions, from the console ---------------------------------------------------------------
+# Each acts as a named account (`--as officer.moscow`), with that account's role and office, so the
+# service's scope rules and the audit record see the officer, not the console.
+
+AsUser = Annotated[str, typer.Option("--as", help="the account to act as (a customs officer of the office)")]
+
+
+def _act(username: str, action: Callable[[AsyncSession, Principal], Awaitable[GoodsDeclaration]]) -> None:
+    async def work(session: AsyncSession) -> schemas.DeclarationSummary:
+        user = await auth_repository.user_by_username(session, username)
+        if user is None or not user.active:
+            raise NotFound(f"no active account {username!r}")
+        decl = await action(session, auth_service.principal_of_user(user))
+        summary = service.summary(decl)
+        await commit(session)
+        return summary
+
+    d = _run(work)
+    console.print(f"{d.ref}: {d.status.value} (lane {d.lane.value}), payable {d.total_payable} {d.currency}")
+
+
+@app.command("take")
+def take(ref: Annotated[str, typer.Argument()], as_user: AsUser) -> None:
+    """Take a declaration from the office's queue."""
+    _act(as_user, lambda s, p: service.take(s, p, ref))
+
+
+@app.command("results")
+def results(
+    ref: Annotated[str, typer.Argument()],
+    as_user: AsUser,
+    kind: Annotated[schemas.ResultKind, typer.Option(case_sensitive=False)],
+    outcome: Annotated[schemas.Outcome, typer.Option(case_sensitive=False)],
+    note: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Record the results of a documentary check or a physical inspection."""
+    data = schemas.Results(kind=kind, outcome=outcome, note=note)
+    _act(as_user, lambda s, p: service.record_results(s, p, ref, data))
+
+
+@app.command("release")
+def release(ref: Annotated[str, typer.Argument()], as_user: AsUser) -> None:
+    """Release the goods, debiting the declarant's prepaid account."""
+    _act(as_user, lambda s, p: service.release(s, p, ref))
+
+
+@app.command("refuse")
+def refuse(
+    ref: Annotated[str, typer.Argument()], as_user: AsUser, reason: Annotated[str, typer.Option()]
+) -> None:
+    """Refuse the release, with the reason."""
+    data = schemas.Refusal(reason=reason)
+    _act(as_user, lambda s, p: service.refuse(s, p, ref, data))

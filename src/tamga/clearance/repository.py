@@ -96,6 +96,25 @@ async def queue(
     return (await session.execute(stmt)).scalars().all()
 
 
+async def held_for_funds(
+    session: AsyncSession, declarant_id: int, country: str
+) -> Sequence[GoodsDeclaration]:
+    """Give a declarant's declarations whose automatic release waits for funds, oldest first, locked."""
+    g = GoodsDeclaration
+    stmt = (
+        select(g)
+        .where(
+            g.declarant_id == declarant_id,
+            g.country == country,
+            g.status == "registered",
+            g.hold_reason.is_not(None),
+        )
+        .order_by(g.id)
+        .with_for_update()
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
 async def declarant_history(
     session: AsyncSession, declarant_id: int, country: str
 ) -> tuple[int, int, datetime | None]:

@@ -476,7 +476,7 @@ async def _auto_release(session: AsyncSession, decl: GoodsDeclaration, now: date
     if shortfall is not None:
         decl.hold_reason = (
             f"automatic release held: the prepaid account lacks {shortfall} {decl.currency} of "
-            f"{decl.total_payable} {decl.currency}; an officer releases it once the funds are there"
+            f"{decl.total_payable} {decl.currency}; it is released when a deposit covers it"
         )
         decl.history = [*decl.history, _history(now, "hold", actor, Status.REGISTERED, decl.hold_reason)]
         audit.record(
@@ -913,7 +913,31 @@ async def deposit(
         before={"balance": str(before)},
         after={"balance": str(balance), "amount": str(data.amount), "reference": data.reference},
     )
+    await _release_held(session, account)
     return entry
+
+
+async def _release_held(session: AsyncSession, account: ClearanceAccount) -> None:
+    """Release, first come first, the declarations whose automatic release waited for these funds.
+
+    They stay in the order they were registered: once one cannot be paid, the later ones wait too.
+    """
+    now = utcnow()
+    for decl in await repository.held_for_funds(session, account.operator_id, account.country):
+        if await _pay(session, decl, "system:clearance", now) is not None:
+            break
+        target = next_status(Status(decl.status), Action.AUTO_RELEASE, Lane(decl.lane))
+        decl.hold_reason = None
+        _set_status(
+            session,
+            decl,
+            target,
+            "auto_release",
+            "system:clearance",
+            now,
+            extra={"debited": str(decl.total_payable)},
+        )
+        decl.released_at = now
 
 
 async def statement(

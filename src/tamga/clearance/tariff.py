@@ -711,13 +711,14 @@ def _assessment(
     duty = sum((r.duty.amount for r in results), ZERO)
     excise = sum((r.excise.amount for r in results), ZERO)
     vat = sum((r.vat.amount for r in results), ZERO)
-    totals = {
-        "duty": duty,
-        "excise": excise,
-        "vat": vat,
-        "fee": fee.amount,
-        "total": duty + excise + vat + fee.amount,
-    }
+    return _with_totals(results, fee, duty, excise, vat)
+
+
+def _with_totals(
+    results: Sequence[ItemAssessment], fee: Charge, duty: Decimal, excise: Decimal, vat: Decimal
+) -> Assessment:
+    totals = {"duty": duty, "excise": excise, "vat": vat, "fee": fee.amount}
+    totals["total"] = duty + excise + vat + fee.amount
     return Assessment(tuple(results), fee, totals)
 
 
@@ -895,14 +896,7 @@ def assess_many(
         excise_total += found.excise.amount
         vat_total += found.vat.amount
     fee = _fee(book, state, value_total, on, direction, _LazyCodes(items))
-    totals = {
-        "duty": duty_total,
-        "excise": excise_total,
-        "vat": vat_total,
-        "fee": fee.amount,
-        "total": duty_total + excise_total + vat_total + fee.amount,
-    }
-    return Assessment(tuple(results), fee, totals)
+    return _with_totals(results, fee, duty_total, excise_total, vat_total)
 
 
 def _prepare(

@@ -111,7 +111,7 @@ class Corridor:
         return [
             {"office_code": w.office_code}
             if w.office_code is not None
-            else {"name": w.name, "lat": w.lat, "lon": w.lon}
+            else {"name": w.name, "lat": w.lat, "lon": w.lon, "rest_area": w.rest_area}
             for w in self.waypoints
         ]
 

@@ -135,6 +135,7 @@ def plan_track(
     stop_kind: str | None = None
     stop_offset = (0.0, 0.0)
     rested_at: set[float] = set()
+    last_s = 0.0  # where the truck was at its last position fix
     opened_until: datetime | None = None
 
     def noise() -> tuple[float, float]:
@@ -160,9 +161,11 @@ def plan_track(
             # Incidents do not overlap, so that each shows in the track as itself.
             due = None if _gap_active(windows) else _due_stop(windows, s, t, length)
             if due is None and driven_s >= DRIVING_BEFORE_REST_S:
-                near = [r for r in rests if r not in rested_at and abs(r - s) < cruise / 3.6 * period_s]
+                # a rest area passed since the last position: the truck pulled into it instead
+                near = [r for r in rests if r not in rested_at and last_s <= r < s]
                 if near:
                     rested_at.add(near[0])
+                    s = near[0]
                     due = "rest"
             if due is not None:
                 stop_kind = due
@@ -203,6 +206,7 @@ def plan_track(
             lat, lon = offset_point(
                 (lat, lon), east + lateral * math.sin(angle), north + lateral * math.cos(angle)
             )
+            last_s = s
             s += speed / 3.6 * period_s
             driven_s += period_s
             cruise_left_s -= period_s

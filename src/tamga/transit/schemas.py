@@ -69,6 +69,10 @@ class PlaceIn(Strict):
     name: Text | None = Field(default=None, max_length=200)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+    rest_area: bool = Field(
+        default=False,
+        description="a declared rest area: stopping there is authorised (customs offices always are)",
+    )
 
     @model_validator(mode="after")
     def _office_or_point(self) -> PlaceIn:

@@ -119,5 +119,6 @@ def resolve_itinerary(catalog: Catalog, decl: TransitDeclarationCreate) -> list[
                 {"office_code": office.code, "name": office.name_en, "lat": office.lat, "lon": office.lon}
             )
         else:
-            resolved.append({"office_code": None, "name": place.name, "lat": place.lat, "lon": place.lon})
+            point = {"office_code": None, "name": place.name, "lat": place.lat, "lon": place.lon}
+            resolved.append({**point, "rest_area": True} if place.rest_area else point)
     return resolved
