@@ -55,7 +55,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -690,7 +690,7 @@ async def server(url: str, workers: int, log: Path) -> Any:
             await proc.wait()
 
 
-Post = Callable[[int, str, bytes, str], Awaitable[tuple[int, bytes]]]
+Post = Callable[[int, str, bytes, str, str | None], Awaitable[tuple[int, bytes]]]
 
 
 class RawClient:
@@ -702,15 +702,18 @@ class RawClient:
         self.host, self.port, self.headers = host, port, headers
         self.conns: dict[int, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
 
-    async def post(self, k: int, path: str, body: bytes, who: str) -> tuple[int, bytes]:
+    async def post(
+        self, k: int, path: str, body: bytes, who: str, key: str | None = None
+    ) -> tuple[int, bytes]:
         conn = self.conns.get(k)
         if conn is None:
             conn = self.conns[k] = await asyncio.open_connection(self.host, self.port)
         reader, writer = conn
+        extra = b"Idempotency-Key: %s\r\n" % key.encode() if key else b""
         writer.write(
-            b"POST /api/v1%s HTTP/1.1\r\nHost: %s\r\n%sContent-Type: application/json\r\n"
+            b"POST /api/v1%s HTTP/1.1\r\nHost: %s\r\n%s%sContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n%s"
-            % (path.encode(), self.host.encode(), self.headers[who], len(body), body)
+            % (path.encode(), self.host.encode(), self.headers[who], extra, len(body), body)
         )
         head = await reader.readuntil(b"\r\n\r\n")
         length = 0
@@ -754,8 +757,11 @@ async def http_run(backend: str, url: str, workers: int, args: argparse.Namespac
                 {u: f"Authorization: Bearer {t}\r\n".encode() for u, t in tokens.items()},
             )
 
-            async def via_httpx(k: int, path: str, body: bytes, who: str) -> tuple[int, bytes]:
-                r = await http.post(path, content=body, headers=headers[who])
+            async def via_httpx(
+                k: int, path: str, body: bytes, who: str, key: str | None = None
+            ) -> tuple[int, bytes]:
+                extra = {"Idempotency-Key": key} if key else {}
+                r = await http.post(path, content=body, headers=headers[who] | extra)
                 return r.status_code, r.content
 
             post: Post = raw.post if args.client == "raw" else via_httpx
@@ -765,20 +771,28 @@ async def http_run(backend: str, url: str, workers: int, args: argparse.Namespac
                 async def one(k: int, n: int) -> tuple[list[float], str | None]:
                     officer = officers[k % len(officers)]
                     laps: list[float] = []
+
+                    def key(step: str) -> str | None:  # --idempotency-keys: a fresh key on every POST
+                        return f"bench-{step}-{offset + n}" if args.idempotency_keys else None
+
                     t = time.perf_counter()
-                    status, content = await post(k, "/movements", bodies[offset + n], w.declarant)
+                    status, content = await post(
+                        k, "/movements", bodies[offset + n], w.declarant, key("lodge")
+                    )
                     laps.append((time.perf_counter() - t) * 1000)
                     if status != 201:
                         return laps, f"lodge {status}: {content[:300]!r}"
                     ref = str(orjson.loads(content)["id"])
                     t = time.perf_counter()
-                    status, content = await post(k, f"/movements/{ref}/accept", b"", officer)
+                    status, content = await post(k, f"/movements/{ref}/accept", b"", officer, key("accept"))
                     laps.append((time.perf_counter() - t) * 1000)
                     if status != 200:
                         return laps, f"accept {status}: {content[:300]!r}"
                     mrn = orjson.loads(content)["mrn"]
                     t = time.perf_counter()
-                    status, content = await post(k, f"/movements/{mrn}/release", b"{}", officer)
+                    status, content = await post(
+                        k, f"/movements/{mrn}/release", b"{}", officer, key("release")
+                    )
                     laps.append((time.perf_counter() - t) * 1000)
                     if status != 200 or orjson.loads(content)["status"] != "released":
                         return laps, f"release {status}: {content[:300]!r}"
@@ -876,7 +890,8 @@ async def service_run(backend: str, url: str, args: argparse.Namespace, log_dir:
         def count(*_: Any) -> None:
             counter[0] += 1
 
-        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        # every engine in this process: work done outside the session (kit.db.autonomous) counts too
+        event.listen(Engine, "before_cursor_execute", count)
         for n in range(counted):
             c0 = counter[0]
             m = await lodge(n)
@@ -887,7 +902,7 @@ async def service_run(backend: str, url: str, args: argparse.Namespace, log_dir:
             sql["lodge"] += c1 - c0
             sql["accept"] += c2 - c1
             sql["release"] += counter[0] - c2
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        event.remove(Engine, "before_cursor_execute", count)
         probe = movement(counted)
         await drive(args.warmup - counted, args.clients, probe)
         async with (
@@ -998,6 +1013,7 @@ def summary(runs: list[Run], args: argparse.Namespace) -> dict[str, Any]:
         "movements": args.movements,
         "clients": args.clients,
         "client": args.client,
+        "idempotency_keys": args.idempotency_keys,
         "latency": "per request",
     }
     for backend in ("postgres", "sqlite"):
@@ -1149,6 +1165,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="httpx",
         help="httpx.AsyncClient (default), or a minimal keep-alive HTTP/1.1 client that leaves the "
         "shared cores to the server",
+    )
+    p.add_argument(
+        "--idempotency-keys",
+        action="store_true",
+        help="send a fresh Idempotency-Key with every POST, as a retrying client would (the "
+        "middleware then reserves and stores each outcome)",
     )
     p.add_argument(
         "--profile",

@@ -54,7 +54,9 @@ class Settings(BaseSettings):
     monitoring_in_app: bool = True
     monitoring_corridor_width_m: float = 500.0
     monitoring_batch_max_items: int = 5000
-    monitoring_batch_max_wait_s: float = 0.5
+    # a batch waits at most this long for company: under load batches fill while the previous one runs,
+    # and a fix's alarm reaches the live stream within a second
+    monitoring_batch_max_wait_s: float = 0.05
     monitoring_tick_s: float = 60.0
 
     jwt_secret: SecretStr = SecretStr("change-me-in-production-this-is-the-embedded-default")

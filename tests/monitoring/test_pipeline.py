@@ -4,10 +4,12 @@ POST /api/v1/telemetry reach the bus, the consumer and the engine, and alarms ar
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from tests.conftest import Backend
 from tests.ingest.devices import api_key
 from tests.support.builders import BREST, declaration, ok, seal, world
@@ -139,3 +141,32 @@ async def _admin(http: httpx.AsyncClient) -> dict[str, str]:
     from tests.support.builders import admin
 
     return await admin(http)
+
+
+async def test_a_large_batch_goes_through_the_engine_off_the_event_loop_with_the_same_result(
+    http: httpx.AsyncClient, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tamga.monitoring import engine
+    from tamga.monitoring.service import OFF_LOOP_MIN_FIXES
+
+    calls: list[tuple[int, bool]] = []  # (fixes, in the event loop's thread)
+    real = engine.process_batch
+
+    def spy(plans: Any, states: Any, fixes: Any, now: datetime) -> Any:
+        calls.append((len(fixes), threading.current_thread() is threading.main_thread()))
+        return real(plans, states, fixes, now)
+
+    monkeypatch.setattr(engine, "process_batch", spy)
+    m, device_id, key = await released(http, backend)
+    t0 = datetime.fromisoformat(m["released_at"])
+    on, off = on_and_off(m)
+    count = OFF_LOOP_MIN_FIXES + 44  # one request, one bus batch
+    spacing_s = 270 / count  # all within the five minutes the engine takes ahead of its clock
+    fixes = [fix(device_id, 0, t0 + timedelta(seconds=10), on)] + [
+        fix(device_id, i, t0 + timedelta(seconds=10 + spacing_s * i), off) for i in range(1, count)
+    ]
+    await send(http, key, fixes)
+    alarms = await alarms_until(http, m["id"], lambda a: of_rule(a, "corridor_deviation"))
+    deviations = of_rule(alarms, "corridor_deviation")
+    assert [(a["status"], a["severity"]) for a in deviations] == [("open", "high")]
+    assert (count, False) in calls  # the batch ran in a worker thread, not on the event loop

@@ -155,6 +155,20 @@ async def test_a_stop_in_the_open_for_forty_minutes(pipeline: Pipeline) -> None:
     ]
 
 
+async def test_a_rest_at_a_declared_rest_area_is_authorised(pipeline: Pipeline) -> None:
+    """The corridor's itinerary declares Byaroza on the M1 a rest area: forty minutes there is no alarm,
+    while the same stop in the open is (the test above)."""
+    released = await pipeline.release(KOZLOVICHI_MINSK)
+    assert any(p.name == "Byaroza" for p in released.plan.places)
+    byaroza = next(w for w in KOZLOVICHI_MINSK.waypoints if w.name == "Byaroza")
+    at_km = Road(released.plan).where((byaroza.lat, byaroza.lon)) / 1000
+    t = trip(released).drive(at_km, 80).stop(40).drive(10, 80)
+    fixes = fixes_of(t, released)
+    await pipeline.send(released, fixes)
+
+    assert await check(pipeline, released, fixes) == []
+
+
 async def test_a_seal_opened_at_the_customs_office_is_allowed_and_in_the_open_is_critical(
     pipeline: Pipeline,
 ) -> None:

@@ -5,13 +5,37 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tamga.kit.db import unnest_insert, unnest_params
 from tamga.models import AuditHead, AuditRecord
 
 _RECORDS = cast(Table, AuditRecord.__table__)
 _HEADS = cast(Table, AuditHead.__table__)
+_RECORD_COLUMNS = [c.name for c in _RECORDS.c if c.name != "id"]
+_HEAD_COLUMNS = [c.name for c in _HEADS.c]
+
+
+def _append_statement() -> Any:
+    """PostgreSQL: move every head to its new (seq, hash) from bound arrays, the records' INSERT riding
+    as a WITH: one statement, compiled once whatever the number of records and chains."""
+    moves = select(
+        *[
+            func.unnest(bindparam(f"head_{name}", type_=ARRAY(_HEADS.c[name].type))).label(name)
+            for name in _HEAD_COLUMNS
+        ]
+    ).subquery("moves")
+    return (
+        update(_HEADS)
+        .where(_HEADS.c.id == moves.c.id)
+        .values(seq=moves.c.seq, hash=moves.c.hash)
+        .add_cte(unnest_insert(_RECORDS, _RECORD_COLUMNS, "rec").cte("appended"))
+    )
+
+
+_APPEND = _append_statement()
 
 
 async def lock_heads(session: AsyncSession, chains: list[int]) -> dict[int, tuple[int, str]]:
@@ -27,11 +51,29 @@ async def lock_heads(session: AsyncSession, chains: list[int]) -> dict[int, tupl
 async def append(
     session: AsyncSession, rows: list[dict[str, Any]], heads: dict[int, tuple[int, str]]
 ) -> None:
-    """Insert chained records and move their chains' heads (Core statements: no ORM bookkeeping)."""
+    """Insert chained records and move their chains' heads (Core statements: no ORM bookkeeping).
+
+    On PostgreSQL one statement (the heads' UPDATE from bound arrays, the records' INSERT as a
+    data-modifying WITH): an append is one round trip after the locked read of the heads. On SQLite
+    an INSERT of the rows and one UPDATE of every head (a CASE on the chain).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        moves = [{"id": c, "seq": seq, "hash": digest} for c, (seq, digest) in sorted(heads.items())]
+        params = unnest_params(rows, _RECORD_COLUMNS, "rec") | unnest_params(moves, _HEAD_COLUMNS, "head")
+        await session.execute(_APPEND, params)
+        return
+    h = _HEADS.c
+    chains = sorted(heads)
+    move = (
+        update(_HEADS)
+        .where(h.id.in_(chains))
+        .values(
+            seq=case({c: heads[c][0] for c in chains}, value=h.id),
+            hash=case({c: heads[c][1] for c in chains}, value=h.id),
+        )
+    )
     await session.execute(insert(_RECORDS), rows)
-    h = AuditHead.__table__.c
-    for chain, (seq, digest) in heads.items():
-        await session.execute(update(_HEADS).where(h.id == chain).values(seq=seq, hash=digest))
+    await session.execute(move)
 
 
 async def heads(session: AsyncSession) -> dict[int, AuditHead]:

@@ -52,8 +52,18 @@ def record(
     on_commit(session, "audit", _append_pending)
 
 
+async def append_now(session: AsyncSession) -> None:
+    """Append the entries queued so far now instead of at commit (still in the caller's transaction).
+
+    For a use case that must take a contended lock last, just before its commit (a release reserves
+    on a shared guarantee): the chain heads are then taken before that lock, never while holding it,
+    which keeps the lock order heads -> guarantee everywhere. Entries queued later are appended at commit.
+    """
+    await _append_pending(session)
+
+
 async def _append_pending(session: AsyncSession) -> None:
-    """Append the queued entries to their chains: one locked read of the heads, one insert, one update per chain."""
+    """Append the queued entries to their chains: one locked read of the heads, then one write."""
     pending: list[_Pending] = session.info.pop("audit_pending", [])
     if not pending:
         return

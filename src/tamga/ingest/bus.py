@@ -57,6 +57,11 @@ class FixBus:
     def __len__(self) -> int:
         return len(self._queue)
 
+    def oldest_received_at(self) -> datetime | None:
+        """Give when the oldest fix still queued was received (None when none is): every fix stored
+        before it has been taken by a consumer, or was stored by an earlier process."""
+        return self._queue[0].received_at if self._queue else None
+
     def publish(self, fixes: Iterable[StoredFix]) -> None:
         """Queue fixes for the consumers; never waits (the oldest are dropped past `max_queued`)."""
         queue = self._queue

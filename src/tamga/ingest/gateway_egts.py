@@ -9,9 +9,10 @@ A session:
    codec decodes no AUTH_INFO (login and password) subrecord, so none is checked; that is why an EGTS
    identity can only open a seal registered for EGTS.
 2. TELEDATA records: their POS_DATA (with EXT_POS_DATA, sensors and STATE_DATA read through the seal's
-   device profile) become fixes, stored in one transaction per read from the socket. Each packet is
-   answered with a RESPONSE whose RECORD_RESPONSEs confirm its records only after that commit: a record
-   confirmed to the terminal is durable. A record already stored (a retransmission) is confirmed OK and
+   device profile) become fixes; those of one read from the socket go to the process's group-commit
+   writer (`ingest.writer`), which stores them with other connections' in one transaction. Each packet
+   is answered with a RESPONSE whose RECORD_RESPONSEs confirm its records only after that commit: a
+   record confirmed to the terminal is durable. A record already stored (a retransmission) is confirmed OK and
    stored nothing. Before authentication a record is refused with AUTH_DENIED and the connection closed;
    a record naming another object (OID) than the authenticated terminal with PROC_SRC_DENIED; records of
    other services with SRVC_NFOUND.
@@ -165,10 +166,12 @@ class _Session:
                     accepted.append(record)
                     confirmations.append((record.number, ResultCode.OK, service))
             if accepted and self.device is not None:
-                fixes = records_to_fixes(
-                    dataclasses.replace(packet, records=tuple(accepted)), self.device.device_id
+                if len(accepted) != len(packet.records):
+                    packet = dataclasses.replace(packet, records=tuple(accepted))
+                device = self.device
+                reports.extend(
+                    Report(device, fix, PROTOCOL) for fix in records_to_fixes(packet, device.device_id)
                 )
-                reports.extend(Report(self.device, fix, PROTOCOL) for fix in fixes)
             replies.append(self._response(packet.pid, ResultCode.OK, confirmations))
             replies.extend(after)
             if refused:

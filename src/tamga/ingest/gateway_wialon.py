@@ -8,8 +8,9 @@ closed. The login fixes the connection's version: every later message is checked
 (a 2.0 session cannot slip in a message without its CRC).
 
 Then SD, D, B (black box) and P, answered as the protocol says (`#ASD#1`, `#AD#1`, `#AB#n`, `#AP#`, or
-the code of the field at fault). The fixes of one read from the socket are stored in one transaction and
-the answers written only after its commit. Wialon IPS numbers no message, so a fix is keyed by the
+the code of the field at fault). The fixes of one read from the socket go to the process's group-commit
+writer (`ingest.writer`), stored with other connections' in one transaction, and the answers are
+written only after its commit. Wialon IPS numbers no message, so a fix is keyed by the
 device and its time (record number 0): a black box sent twice is stored once. Anything before a login
 ends the connection unanswered; so does a message whose `imei` prefix names another device.
 """

@@ -92,6 +92,7 @@ class Gateways:
         for part in (self.mqtt, self.egts, self.wialon):
             if part is not None:
                 await part.stop()
+        await self.ingest.close()
 
     def describe(self) -> list[str]:
         """One line per running channel, for the operator."""

@@ -2,7 +2,9 @@
 
 Every channel ends here: the EGTS and Wialon IPS gateways, the MQTT subscriber and `POST /telemetry`
 authenticate a device into a `Device`, turn what it sent into `Report`s, store them with `store_reports`
-and, after their commit, publish what was new on the monitoring bus.
+(HTTP, one request one transaction) or through the group-commit writer (`ingest.writer`: the TCP gateways
+and MQTT, many connections' reports in one transaction with `store_submissions`) and, after the commit,
+publish what was new on the monitoring bus.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +32,7 @@ REFUSED_STATUSES: Final = frozenset({"decommissioned"})
 # A seal whose model has no profile is read as the generic seal of its protocol.
 DEFAULT_PROFILES: Final = {"egts": "generic-egts-seal", "wialon_ips": "generic-wialon-seal"}
 NO_RECORD_NUMBER: Final = 0
+_TIME: Final = attrgetter("fix.time")
 HTTP_PROTOCOL: Final = "http"
 MQTT_PROTOCOL: Final = "mqtt"
 
@@ -145,13 +149,28 @@ def _attributes(fix: Fix) -> dict[str, Any]:
     return attributes
 
 
+# Seal states read through a profile from the digital inputs alone, by (model, inputs, battery): a seal
+# reports the same few states over and over, and a SealState is immutable.
+_STATES: dict[tuple[str, int | None, float | None], SealState] = {}
+_STATES_MAX: Final = 4096
+
+
 def _state(report: Report) -> SealState:
     if report.state is not None:
         return report.state
-    profile = report.device.profile
+    fix, profile = report.fix, report.device.profile
     if profile is None:
-        return SealState(None, None, None, report.fix.battery_v, None)
-    return seal_state(profile, report.fix)
+        return SealState(None, None, None, fix.battery_v, None)
+    if fix.analog:
+        return seal_state(profile, fix)
+    key = (profile.model, fix.inputs, fix.battery_v)
+    state = _STATES.get(key)
+    if state is None:
+        state = seal_state(profile, fix)
+        if len(_STATES) >= _STATES_MAX:
+            _STATES.clear()
+        _STATES[key] = state
+    return state
 
 
 def record_id(fix: Fix) -> int:
@@ -169,52 +188,50 @@ async def store_reports(
     movement at receipt. Sorting by time before inserting makes a black box delivered late go in, and out
     on the bus, in the order it was recorded.
     """
-    outcome = StoreOutcome()
-    if not reports:
-        return outcome
-    ordered = sorted(reports, key=lambda r: (r.fix.time, record_id(r.fix), r.device.device_id))
-    movements = await store.movements_of_seals(session, (r.device.seal_id for r in ordered))
-    rows: list[dict[str, Any]] = []
-    candidates: list[tuple[store.FixKey, StoredFix]] = []
+    outcomes, _ = await store_submissions(session, [reports], received_at)
+    return outcomes[0]
+
+
+async def store_submissions(
+    session: AsyncSession, submissions: Sequence[Sequence[Report]], received_at: datetime
+) -> tuple[list[StoreOutcome], list[StoredFix]]:
+    """Store several callers' reports in one statement (group commit); give each caller its outcome, and
+    every new fix (each submission's in time order, submissions in turn: what goes on the bus). Fixes
+    of one time keep the order they were reported in.
+
+    The rules are `store_reports`'s; a fix that two submissions carry is stored for the first and counted
+    as a duplicate of the second.
+    """
+    outcomes = [StoreOutcome() for _ in submissions]
+    seal_ids = {report.device.seal_id for reports in submissions for report in reports}
+    if not seal_ids:
+        return outcomes, []
+    movements = await store.movements_of_seals(session, seal_ids)
+    rows = store.FixRows()
+    candidates: list[tuple[store.FixKey, StoreOutcome, StoredFix]] = []
     seen: set[store.FixKey] = set()
-    for report in ordered:
-        fix, device = report.fix, report.device
-        key = (device.device_id, fix.time, record_id(fix))
-        if key in seen:
-            outcome.duplicates += 1
-            continue
-        seen.add(key)
-        state = _state(report)
-        movement_id = movements.get(device.seal_id)
-        rows.append(
-            {
-                "device_id": device.device_id,
-                "time": fix.time,
-                "record_id": key[2],
-                "received_at": received_at,
-                "protocol": report.protocol,
-                "lat": fix.lat,
-                "lon": fix.lon,
-                "speed_kmh": fix.speed_kmh,
-                "course": fix.course,
-                "valid": fix.valid,
-                "black_box": fix.from_black_box,
-                "opened": state.opened,
-                "tampered": state.tampered,
-                "armed": state.armed,
-                "low_battery": state.low_battery,
-                "battery_v": state.battery_v,
-                "movement_id": movement_id,
-                "attributes": _attributes(fix),
-            }
-        )
-        candidates.append(
-            (key, StoredFix(device.seal_id, movement_id, report.protocol, received_at, fix, state))
-        )
+    for reports, outcome in zip(submissions, outcomes, strict=True):
+        for report in sorted(reports, key=_TIME):  # stable: a packet's records keep their order
+            fix, device = report.fix, report.device
+            key = (device.device_id, fix.time, NO_RECORD_NUMBER if fix.record_id is None else fix.record_id)
+            if key in seen:
+                outcome.duplicates += 1
+                continue
+            seen.add(key)
+            state = _state(report)
+            movement_id = movements.get(device.seal_id)
+            rows.append(key, received_at, report.protocol, fix, state, movement_id, _attributes(fix))
+            stored = StoredFix(device.seal_id, movement_id, report.protocol, received_at, fix, state)
+            candidates.append((key, outcome, stored))
     new = await store.insert_fixes(session, rows)
-    outcome.stored = [stored for key, stored in candidates if key in new]
-    outcome.duplicates += len(candidates) - len(outcome.stored)
-    return outcome
+    published: list[StoredFix] = []
+    for key, outcome, stored in candidates:
+        if key in new:
+            outcome.stored.append(stored)
+            published.append(stored)
+        else:
+            outcome.duplicates += 1
+    return outcomes, published
 
 
 def json_report(device: Device, item: TelemetryFixIn, protocol: str) -> Report:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tamga.ingest.fix import Fix
+from tamga.ingest.profiles import SealState
 from tamga.kit.upsert import insert_for
 from tamga.models import Seal, TelemetryFix
 
 FixKey = tuple[str, datetime, int]
 """The device's own identity of a fix: (device_id, time, record_id)."""
 
+_json = json.JSONEncoder(separators=(",", ":")).encode  # compact; one encoder, not one per call
 PARTITION_LOCK: Final = 0x74616D6761  # pg_advisory_xact_lock key: one partition creator at a time
 
 
@@ -41,28 +45,162 @@ async def movements_of_seals(session: AsyncSession, seal_ids: Iterable[int]) -> 
     wanted = sorted(set(seal_ids))
     if not wanted:
         return {}
+    driver = await _postgres_driver(session)
+    if driver is not None:
+        # One parameter, whatever the number of seals: no IN list to render and no plan per length.
+        records = await driver.fetch(_PG_SEAL_MOVEMENTS, wanted)
+        return {int(seal_id): movement_id for seal_id, movement_id in records}
     rows = await session.execute(select(Seal.id, Seal.movement_id).where(Seal.id.in_(wanted)))
     return {seal_id: movement_id for seal_id, movement_id in rows}
 
 
-async def insert_fixes(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> set[FixKey]:
+FIX_COLUMNS: Final = (
+    "device_id",
+    "time",
+    "record_id",
+    "received_at",
+    "protocol",
+    "lat",
+    "lon",
+    "speed_kmh",
+    "course",
+    "valid",
+    "black_box",
+    "opened",
+    "tampered",
+    "armed",
+    "low_battery",
+    "battery_v",
+    "movement_id",
+    "attributes",
+)
+"""The columns of a fix row, in the order `insert_fixes` takes each row's values."""
+
+
+class FixRows:
+    """Fix rows to insert, kept as one list per column (what the PostgreSQL statement takes)."""
+
+    __slots__ = FIX_COLUMNS
+
+    def __init__(self) -> None:
+        self.device_id: list[str] = []
+        self.time: list[datetime] = []
+        self.record_id: list[int] = []
+        self.received_at: list[datetime] = []
+        self.protocol: list[str] = []
+        self.lat: list[float] = []
+        self.lon: list[float] = []
+        self.speed_kmh: list[float | None] = []
+        self.course: list[int | None] = []
+        self.valid: list[bool] = []
+        self.black_box: list[bool] = []
+        self.opened: list[bool | None] = []
+        self.tampered: list[bool | None] = []
+        self.armed: list[bool | None] = []
+        self.low_battery: list[bool | None] = []
+        self.battery_v: list[float | None] = []
+        self.movement_id: list[int | None] = []
+        self.attributes: list[dict[str, Any]] = []
+
+    def __len__(self) -> int:
+        return len(self.device_id)
+
+    def append(
+        self,
+        key: FixKey,
+        received_at: datetime,
+        protocol: str,
+        fix: Fix,
+        state: SealState,
+        movement_id: int | None,
+        attributes: dict[str, Any],
+    ) -> None:
+        """Add the row of one fix: its key, the fix, the seal state read from it, its movement."""
+        self.device_id.append(key[0])
+        self.time.append(key[1])
+        self.record_id.append(key[2])
+        self.received_at.append(received_at)
+        self.protocol.append(protocol)
+        self.lat.append(fix.lat)
+        self.lon.append(fix.lon)
+        self.speed_kmh.append(fix.speed_kmh)
+        self.course.append(fix.course)
+        self.valid.append(fix.valid)
+        self.black_box.append(fix.from_black_box)
+        self.opened.append(state.opened)
+        self.tampered.append(state.tampered)
+        self.armed.append(state.armed)
+        self.low_battery.append(state.low_battery)
+        self.battery_v.append(state.battery_v)
+        self.movement_id.append(movement_id)
+        self.attributes.append(attributes)
+
+    def columns(self) -> list[list[Any]]:
+        """The columns in `FIX_COLUMNS` order."""
+        return [getattr(self, column) for column in FIX_COLUMNS]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        """The rows as dictionaries by column name."""
+        return [dict(zip(FIX_COLUMNS, row, strict=True)) for row in zip(*self.columns(), strict=True)]
+
+
+_PG_SEAL_MOVEMENTS: Final = "SELECT id, movement_id FROM seals WHERE id = ANY($1::int8[])"
+# The rows as one array per column, in FIX_COLUMNS order: one statement and one round trip per batch.
+_PG_INSERT_FIXES: Final = """
+INSERT INTO fixes (device_id, "time", record_id, received_at, protocol, lat, lon, speed_kmh, course, valid,
+                   black_box, opened, tampered, armed, low_battery, battery_v, movement_id, attributes)
+SELECT * FROM unnest($1::varchar[], $2::timestamptz[], $3::int8[], $4::timestamptz[], $5::varchar[],
+                     $6::float8[], $7::float8[], $8::float8[], $9::int4[], $10::bool[], $11::bool[],
+                     $12::bool[], $13::bool[], $14::bool[], $15::bool[], $16::float8[], $17::int8[],
+                     $18::json[])
+ON CONFLICT (device_id, "time", record_id) DO NOTHING
+RETURNING device_id, "time", record_id
+"""
+
+
+async def _postgres_driver(session: AsyncSession) -> Any | None:
+    """The asyncpg connection under the session's transaction on PostgreSQL (None on SQLite).
+
+    The hottest statements go to the driver directly: SQLAlchemy's per-parameter processing costs more
+    than the database's work for a row of a fix. The session's transaction is begun first, so whatever
+    the driver runs commits or rolls back with the session.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return None
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    if driver is None:  # pragma: no cover - a pooled connection always has its driver
+        return None
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter begins its transaction lazily, at the first statement it runs.
+        await connection.exec_driver_sql("SELECT 1")
+    return driver
+
+
+async def insert_fixes(session: AsyncSession, rows: FixRows) -> set[FixKey]:
     """Insert fix rows, skipping any whose key is already stored; give the keys that were new.
 
-    INSERT ... ON CONFLICT DO NOTHING RETURNING the key, many rows per statement: a retransmission costs
-    a round trip per batch of rows and writes nothing.
+    INSERT ... ON CONFLICT DO NOTHING RETURNING the key. On PostgreSQL one statement for the whole batch:
+    the rows go as one array per column (`unnest`), encoded by the driver. On SQLite an executemany from
+    one cached statement, which SQLAlchemy sends as multi-row INSERTs ("insertmanyvalues").
     """
+    new: set[FixKey] = set()
+    if not len(rows):
+        return new
+    driver = await _postgres_driver(session)
+    if driver is not None:
+        columns = rows.columns()
+        columns[-1] = [_json(attributes) for attributes in columns[-1]]
+        records = await driver.fetch(_PG_INSERT_FIXES, *columns)
+        return set(map(tuple, records))
     table = TelemetryFix.__table__
     stmt = (
         insert_for(session, table)
         .on_conflict_do_nothing(index_elements=["device_id", "time", "record_id"])
         .returning(table.c.device_id, table.c.time, table.c.record_id)
     )
-    new: set[FixKey] = set()
-    if not rows:
-        return new
-    # An executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues") from
-    # one cached statement, where building a VALUES list per batch would compile 19 parameters a row.
-    result = await session.execute(stmt, list(rows))
+    result = await session.execute(stmt, rows.dicts())
     new.update((device_id, time, record_id) for device_id, time, record_id in result)
     return new
 

@@ -21,9 +21,9 @@ from typing import ClassVar, Literal
 
 from tamga.config import Settings
 from tamga.ingest.bus import FixBus
-from tamga.ingest.service import Report, StoreOutcome, store_reports
-from tamga.kit.clock import utcnow
-from tamga.kit.db import Database, commit
+from tamga.ingest.service import Report, StoreOutcome
+from tamga.ingest.writer import FixWriter
+from tamga.kit.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -77,22 +77,24 @@ class Cut(Exception):
 
 
 class Ingest:
-    """Where the gateways put what devices report: the database, then the monitoring bus."""
+    """Where the gateways put what devices report: the database (through the process's one group-commit
+    writer), then the monitoring bus."""
 
     def __init__(self, db: Database, bus: FixBus) -> None:
         self.db = db
         self.bus = bus
+        self.writer = FixWriter(db, bus)
 
     async def persist(self, reports: Sequence[Report]) -> StoreOutcome:
-        """Store the reports in one transaction, commit, then publish the new fixes.
+        """Store the reports (with other connections' in one transaction), commit, publish the new fixes.
 
         Returns only once the fixes are committed: the caller confirms to the device after this.
         """
-        async with self.db.session() as session:
-            outcome = await store_reports(session, reports, utcnow())
-            await commit(session)
-        self.bus.publish(outcome.stored)
-        return outcome
+        return await self.writer.store(reports)
+
+    async def close(self) -> None:
+        """Store what is handed over, then refuse more."""
+        await self.writer.close()
 
 
 class _TokenBucket:

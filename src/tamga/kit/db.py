@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Numeric, event
-from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Insert,
+    Integer,
+    MetaData,
+    Numeric,
+    Table,
+    bindparam,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -112,6 +132,9 @@ class Database:
                 raise
 
     async def dispose(self) -> None:
+        side = _side_engines.pop(self.engine.sync_engine, None)
+        if side is not None:
+            await side.dispose()
         await self.engine.dispose()
 
 
@@ -130,3 +153,66 @@ async def commit(session: AsyncSession) -> None:
     for hook in hooks.values():
         await hook(session)
     await session.commit()
+
+
+# A small pool per engine for work done outside the caller's transaction (see `autonomous`). Its own
+# pool, never the sessions' one: a request holding a session connection never waits for a second
+# connection from the pool it holds, so a burst of requests cannot starve the pool.
+_side_engines: WeakKeyDictionary[Engine, AsyncEngine] = WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def autocommit(engine: AsyncEngine | Engine) -> AsyncIterator[AsyncConnection | None]:
+    """Give a connection in autocommit from the engine's side pool, or None on SQLite.
+
+    Each statement on it commits on its own, in one round trip (no BEGIN, no COMMIT). SQLite has
+    one writer at a time and its connections open their transactions themselves (BEGIN IMMEDIATE):
+    there the caller gets None and uses a session as usual.
+    """
+    sync = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    if sync.dialect.name == "sqlite":
+        yield None
+        return
+    side = _side_engines.get(sync)
+    if side is None:
+        side = create_async_engine(
+            sync.url, pool_size=4, max_overflow=4, pool_recycle=1800, isolation_level="AUTOCOMMIT"
+        )
+        _side_engines[sync] = side
+    async with side.connect() as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def autonomous(session: AsyncSession) -> AsyncIterator[AsyncConnection | None]:
+    """Give a connection outside the session's transaction, in autocommit, or None on SQLite.
+
+    For one short atomic write that must not hold its row locks until the caller's commit (a shared
+    counter): it commits at once, whatever becomes of the caller's transaction. On SQLite (one writer
+    at a time, so a second connection would wait for the caller's transaction) the caller gets None
+    and does the work in its own transaction.
+    """
+    bind = session.get_bind()
+    async with autocommit(bind if isinstance(bind, Engine) else bind.engine) as conn:
+        yield conn
+
+
+def unnest_insert(table: Table, columns: Sequence[str], prefix: str) -> Insert:
+    """Give `INSERT INTO table (columns) SELECT unnest(:prefix_col), ...` (PostgreSQL only).
+
+    One bound array per column, whatever the number of rows: SQLAlchemy caches its compiled form
+    (a multi-row VALUES is compiled afresh every time, and so is any statement that holds one in a
+    WITH), and it stays far below the driver's limit on bound parameters. Pass `unnest_params`.
+    """
+    arrays = [
+        func.unnest(bindparam(f"{prefix}_{name}", type_=ARRAY(table.c[name].type))).label(name)
+        for name in columns
+    ]
+    return table.insert().from_select(list(columns), select(*arrays))
+
+
+def unnest_params(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], prefix: str
+) -> dict[str, list[Any]]:
+    """Give the arrays that `unnest_insert(table, columns, prefix)` binds, one per column, in row order."""
+    return {f"{prefix}_{name}": [row[name] for row in rows] for name in columns}

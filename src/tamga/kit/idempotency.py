@@ -4,6 +4,10 @@ The key is reserved (committed) before the request runs, so a concurrent duplica
 with 409 while the first is in flight; the response is stored when it is known. A 5xx, a 401 or
 a crash frees the key (5xx and 401 by deleting the reservation; after a crash the reservation
 stays without a response, and a retry is told so with 409 rather than run twice).
+
+On PostgreSQL each of these is one autocommitted statement on a side connection (`kit.db.autocommit`):
+the reservation an INSERT ... ON CONFLICT DO NOTHING, the outcome an UPDATE, the release a DELETE,
+with no BEGIN or COMMIT round trips. SQLite uses a session for each, as its writers must queue.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import delete, select
+from sqlalchemy import Delete, Select, delete, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tamga.kit.clock import utcnow
-from tamga.kit.db import Database
+from tamga.kit.db import Database, autocommit
 from tamga.kit.errors import Conflict, FieldError, ValidationFailed
 from tamga.kit.http import problem_response, replay_body
 from tamga.models import IdempotencyRecord
@@ -31,19 +36,24 @@ Identify = Callable[[str], Awaitable[str | None]]
 # --- repository -----------------------------------------------------------------------------------
 
 
-async def find_record(session: AsyncSession, principal: str, key: str) -> IdempotencyRecord | None:
-    stmt = select(IdempotencyRecord).where(
+def _find(principal: str, key: str) -> Select[IdempotencyRecord]:
+    return select(IdempotencyRecord).where(
         IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _delete(principal: str, key: str) -> Delete:
+    return delete(IdempotencyRecord).where(
+        IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
+    )
+
+
+async def find_record(session: AsyncSession, principal: str, key: str) -> IdempotencyRecord | None:
+    return (await session.execute(_find(principal, key))).scalar_one_or_none()
 
 
 async def delete_record(session: AsyncSession, principal: str, key: str) -> None:
-    await session.execute(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
-        )
-    )
+    await session.execute(_delete(principal, key))
 
 
 # --- middleware -----------------------------------------------------------------------------------
@@ -124,16 +134,32 @@ class IdempotencyMiddleware:
 
     async def _reserve(self, db: Database, principal: str, key: str, fingerprint: str) -> ASGIApp | None:
         """Reserve the key, or give the response that answers a repeat of it."""
-        async with db.session() as session:
-            session.add(
-                IdempotencyRecord(principal=principal, key=key, fingerprint=fingerprint, created_at=utcnow())
-            )
-            try:
-                await session.commit()
-                return None
-            except IntegrityError:
-                await session.rollback()
-            record = await find_record(session, principal, key)
+        record: IdempotencyRecord | None
+        async with autocommit(db.engine) as conn:
+            if conn is not None:
+                claim = (
+                    postgresql.insert(IdempotencyRecord)
+                    .values(principal=principal, key=key, fingerprint=fingerprint, created_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["principal", "key"])
+                    .returning(IdempotencyRecord.id)
+                )
+                if (await conn.execute(claim)).first() is not None:
+                    return None
+                row = (await conn.execute(_find(principal, key))).first()
+                record = IdempotencyRecord(**row._mapping) if row is not None else None
+            else:
+                async with db.session() as session:
+                    session.add(
+                        IdempotencyRecord(
+                            principal=principal, key=key, fingerprint=fingerprint, created_at=utcnow()
+                        )
+                    )
+                    try:
+                        await session.commit()
+                        return None
+                    except IntegrityError:
+                        await session.rollback()
+                    record = await find_record(session, principal, key)
         if record is None:  # freed between our insert and read: the client may simply retry
             return problem_response(Conflict("a request with this Idempotency-Key just finished; retry"))
         if record.fingerprint != fingerprint:
@@ -151,6 +177,15 @@ class IdempotencyMiddleware:
     async def _store(
         self, db: Database, principal: str, key: str, status: int, content_type: str, body: bytes
     ) -> None:
+        async with autocommit(db.engine) as conn:
+            if conn is not None:
+                stmt = (
+                    update(IdempotencyRecord)
+                    .where(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)
+                    .values(status_code=status, content_type=content_type, body=body)
+                )
+                await conn.execute(stmt)
+                return
         async with db.session() as session:
             record = await find_record(session, principal, key)
             if record is not None:
@@ -158,6 +193,10 @@ class IdempotencyMiddleware:
                 await session.commit()
 
     async def _forget(self, db: Database, principal: str, key: str) -> None:
+        async with autocommit(db.engine) as conn:
+            if conn is not None:
+                await conn.execute(_delete(principal, key))
+                return
         async with db.session() as session:
             await delete_record(session, principal, key)
             await session.commit()

@@ -16,7 +16,8 @@ lookup in a tile classifies its 32 x 32 cells against the polygon parts that tou
 query): a cell wholly inside one part (`contains_properly`) is that part's country, a cell that touches
 no part is no country, and only a point in a cell that a boundary runs through is tested exactly
 (`contains_xy` against the tile's parts). The answer is the same as testing every point against every
-part; most fixes lie away from boundaries and cost two array lookups. `crossing_point` finds where a
+part; most fixes lie away from boundaries and cost two array lookups, made in a compiled kernel
+(`engine_kernels.tile_classes`) over the classified tiles stacked in one array. `crossing_point` finds where a
 straight segment between two fixes leaves a country by bisection, vectorised over segments.
 """
 
@@ -35,6 +36,8 @@ import numpy.typing as npt
 import pycountry
 import shapely
 
+from tamga.monitoring import engine_kernels
+
 ATLAS_ENV: Final = "TAMGA_WORLD_ATLAS"
 ATLAS_RELATIVE: Final = Path("node_modules") / "world-atlas" / "countries-10m.json"
 UNION: Final = frozenset({"RU", "BY"})
@@ -46,6 +49,7 @@ TILE_CELLS: Final = 32  # cells per side of a 1-degree tile (about 3.5 km by 2 k
 # puts on the wrong side of a cell edge is still inside the box that was classified.
 CELL_MARGIN_DEG: Final = 1e-9
 MIXED: Final = -2  # a cell that a boundary runs through: its points are tested exactly
+UNCLASSIFIED: Final = -3  # a point in a tile not classified yet (engine_kernels.tile_classes)
 
 BorderKind = Literal["union_line", "external", "foreign"]
 FloatArray = npt.NDArray[np.float64]
@@ -54,6 +58,16 @@ IntArray = npt.NDArray[np.int64]
 
 class BoundaryDataMissing(FileNotFoundError):
     """The Natural Earth boundaries (npm package world-atlas) are not installed."""
+
+
+@dataclass(slots=True)
+class TileGrid:
+    """The classified tiles for the compiled lookup: tile number -> row in `cells` (-1: not yet)."""
+
+    row: npt.NDArray[np.int64] = field(default_factory=lambda: np.full(180 * 360, -1, dtype=np.int64))
+    cells: npt.NDArray[np.int16] = field(
+        default_factory=lambda: np.empty((0, TILE_CELLS, TILE_CELLS), dtype=np.int16)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +81,7 @@ class Boundaries:
     source: str
     # tile number (lat row * 360 + lon column) -> its cells' country index (-1 none, MIXED) and its parts
     tiles: dict[int, tuple[npt.NDArray[np.int16], IntArray]] = field(default_factory=dict, repr=False)
+    grid: TileGrid = field(default_factory=TileGrid, repr=False)
 
     def index_of(self, code: str) -> int:
         """Give the country index of an alpha-2 code; ValueError if the data has no such country."""
@@ -77,6 +92,8 @@ class Boundaries:
         found = self.tiles.get(number)
         if found is None:
             found = self.tiles[number] = self._classify(number)
+            self.grid.row[number] = self.grid.cells.shape[0]
+            self.grid.cells = np.concatenate([self.grid.cells, found[0][None]])
         return found
 
     def _classify(self, number: int) -> tuple[npt.NDArray[np.int16], IntArray]:
@@ -205,22 +222,21 @@ def country_index_at(lat: npt.ArrayLike, lon: npt.ArrayLike) -> IntArray:
     if finite.size == 0:
         return result
     la, lo = lats[finite], lons[finite]
-    row = np.minimum(np.floor(la), 89.0)
-    column = np.minimum(np.floor(lo), 179.0)
-    number = ((row + 90.0) * 360.0 + (column + 180.0)).astype(np.int64)
-    cell_y = np.minimum(((la - row) * TILE_CELLS).astype(np.int64), TILE_CELLS - 1)
-    cell_x = np.minimum(((lo - column) * TILE_CELLS).astype(np.int64), TILE_CELLS - 1)
-    numbers, which = np.unique(number, return_inverse=True)
-    tiles = [b.tile(n) for n in numbers.tolist()]
-    classes = np.stack([cells for cells, _ in tiles])[which, cell_y, cell_x].astype(np.int64)
+    # the cells' classes by the compiled lookup, once the tiles the points fall in are classified
+    classes, number = engine_kernels.tile_classes(la, lo, b.grid.row, b.grid.cells)
+    unclassified = classes == UNCLASSIFIED
+    if unclassified.any():
+        for tile in np.unique(number[unclassified]).tolist():
+            b.tile(tile)
+        classes, number = engine_kernels.tile_classes(la, lo, b.grid.row, b.grid.cells)
     result[finite] = np.where(classes == MIXED, -1, classes)
     mixed = np.flatnonzero(classes == MIXED)
     if mixed.size:
         # the exact test, tile by tile, against the parts that touch the tile
-        order = mixed[np.argsort(which[mixed], kind="stable")]
-        bounds = np.flatnonzero(np.diff(which[order])) + 1
+        order = mixed[np.argsort(number[mixed], kind="stable")]
+        bounds = np.flatnonzero(np.diff(number[order])) + 1
         for points in np.split(order, bounds):
-            parts = tiles[int(which[points[0]])][1]
+            parts = b.tile(int(number[points[0]]))[1]
             inside = shapely.contains_xy(b.parts[parts][:, None], lo[points][None, :], la[points][None, :])
             part_of, point_of = np.nonzero(inside)
             # Natural Earth's parts do not overlap; on a shared edge neither contains the point

@@ -20,16 +20,19 @@ The batch policy, the same in both:
   `details["retrospective"] = True`; the movement's state is left alone and nothing it says is re-decided.
   A fix in the same batch as newer ones is not late: the sort puts it in its place.
 
-How it is vectorised: the fixes become columns (numpy), sorted once by movement and time. Projection,
-distance to the route and position along it (`engine_routes`: every route's segments in shared arrays
-with a grid, one sorted search for the whole batch), authorised places (a padded movements x places
-distance matrix: a handful of places per movement, no index beats it), countries (`borders`, a grid of
-1-degree tiles over the Natural Earth polygons) and implied speeds are computed for the whole batch in
-one pass each. The rules are then group scans over the sorted columns, with each movement's state as the
-carry into its first fix: latches (seal, battery, implausible movement, late, time limit) by a forward
-fill of the last deciding fix; dwell rules (corridor, stop) by runs; crossings by runs of one country
-with the confirmation count. The smoothed speed is a linear recurrence: it runs one numpy step per rank
-of fix, across all movements at once (as many steps as the longest movement has fixes in the batch).
+How it is vectorised: the fixes become columns (numpy), put in order by movement and time once (a
+counting sort by movement in a compiled kernel, `engine_kernels`). Projection and distance to the route
+and position along it (`engine_routes`: every route's segments in shared arrays with a grid; a compiled
+kernel finds each fix's cell, searching from where the movement's last fix found its own, and measures
+the segments listed there), authorised places (a padded movements x places distance matrix: a handful of
+places per movement, no index beats it), countries (`borders`, a grid of 1-degree tiles over the Natural
+Earth polygons, looked up by a kernel) and implied speeds are computed for the whole batch in one pass
+each. The rules are then group scans over the sorted columns, with each movement's state as the carry
+into its first fix, each scan one compiled loop: latches (seal, battery, implausible movement, late,
+time limit) carry the last deciding fix; dwell rules (corridor, stop) count runs; the smoothed speed is
+a recurrence along each movement; crossings follow each movement's confirmed country fix by fix.
+The kernels (numba) are compiled when `engine_kernels` is imported and cached on disk; their arithmetic
+is the per-fix reference's, in the same order.
 
 States: with a plain dict of `MovementState`s, each batch reads its movements' states into columns and
 writes the changes back (a few microseconds per movement); with an `engine_states.StateTable` (also a
@@ -51,7 +54,7 @@ import numpy.typing as npt
 
 from tamga.ingest.fix import Fix
 from tamga.ingest.profiles import seal_state
-from tamga.monitoring import borders
+from tamga.monitoring import borders, engine_kernels
 from tamga.monitoring.corridor import (
     EPOCH,
     PlanNumbers,
@@ -59,7 +62,6 @@ from tamga.monitoring.corridor import (
     initial_state,
     microseconds,
     prepare,
-    project_arrays,
 )
 from tamga.monitoring.domain import (
     FUTURE_TOLERANCE,
@@ -165,31 +167,6 @@ def columns_from_fixes(plans: Mapping[int, MovementPlan], fixes: Sequence[tuple[
 # the group's first element), and the groups' carried state indexed by group.
 
 
-def _starts(groups: IntArray) -> BoolArray:
-    starts = np.ones(groups.size, dtype=np.bool_)
-    starts[1:] = groups[1:] != groups[:-1]
-    return starts
-
-
-def _ends(starts: BoolArray) -> BoolArray:
-    ends = np.ones(starts.size, dtype=np.bool_)
-    ends[:-1] = starts[1:]
-    return ends
-
-
-def _first_of(flags: BoolArray) -> IntArray:
-    """Index of the latest element at or before each element where `flags` is true (flags[0] must be)."""
-    marks: IntArray = np.where(flags, np.arange(flags.size), 0)
-    return np.maximum.accumulate(marks) if flags.size else marks
-
-
-def _last_true(mask: BoolArray, first: IntArray) -> IntArray:
-    """Index of the last element at or before each one, in its group, where `mask` holds; -1 if none."""
-    marks: IntArray = np.where(mask, np.arange(mask.size), -1)
-    latest = np.maximum.accumulate(marks) if mask.size else marks
-    return np.where(latest >= first, latest, -1)
-
-
 def _before(values: ArrayT, starts: BoolArray, carry: ArrayT) -> ArrayT:
     """Each element's predecessor's value in its group, or the carry (already per element) at a start."""
     shifted = np.empty_like(values)
@@ -203,10 +180,7 @@ def _latch(
     starts: BoolArray, first: IntArray, set_: BoolArray, reset: BoolArray, carry_open: BoolArray
 ) -> tuple[BoolArray, BoolArray, BoolArray]:
     """An alarm that a fix opens (`set_`) or closes (`reset`) and others leave: opens, closes, open after."""
-    last = _last_true(set_ | reset, first)
-    after = np.where(last >= 0, set_[np.maximum(last, 0)], carry_open)
-    before = _before(after, starts, carry_open)
-    return set_ & ~before, reset & before, after
+    return engine_kernels.latch(starts, set_, reset, carry_open)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,40 +205,10 @@ def _dwell(
 ) -> _Runs:
     """An alarm that opens once `cond` has held for `dwell_us` and `min_fixes` fixes, and closes when it
     stops holding. Carries are per element (the group's); `carry_since` is NONE_US when nothing runs."""
-    n = cond.size
-    change = starts.copy()
-    change[1:] |= cond[1:] != cond[:-1]
-    run_first = _first_of(change)
-    carried = (run_first == first) & cond  # a run at the group's start continues the carried one
-    continues = carried & (carry_since != NONE_US)
-    since = np.where(continues, carry_since, t[run_first])
-    count = np.arange(n) - run_first + 1 + np.where(continues, carry_count, 0)
-    carried_open = carried & carry_open
-    qualifies = cond & (t - since >= dwell_us) & (count >= min_fixes)
-    before_qualified = _before(qualifies, change, np.zeros(n, dtype=np.bool_))
-    opens = qualifies & ~before_qualified & ~carried_open
-    open_after = cond & (qualifies | carried_open)
-    closes = ~cond & _before(open_after, starts, carry_open)
-    return _Runs(opens, closes, open_after, np.where(cond, since, NONE_US), np.where(cond, count, 0))
-
-
-def _smoothed(
-    groups: IntArray, first: IntArray, keep: FloatArray, add: FloatArray, carry: FloatArray
-) -> FloatArray:
-    """s = keep * s_before + add along each group from the group's carry: one numpy step per rank."""
-    rank = np.arange(groups.size) - first
-    order = np.argsort(rank, kind="stable")
-    state = carry.copy()
-    out = np.empty(groups.size)
-    start = 0
-    for size in np.bincount(rank).tolist() if rank.size else []:
-        index = order[start : start + size]
-        start += size
-        at = groups[index]
-        value = keep[index] * state[at] + add[index]
-        state[at] = value
-        out[index] = value
-    return out
+    opens, closes, open_after, since, count = engine_kernels.dwell(
+        starts, t, cond, carry_since, carry_count, carry_open, dwell_us, min_fixes, NONE_US
+    )
+    return _Runs(opens, closes, open_after, since, count)
 
 
 # --- the batch ------------------------------------------------------------------------------------
@@ -421,11 +365,17 @@ def process_batch(
     n = len(cols)
 
     # refuse what cannot be taken
-    known_ids = np.array([m for m in np.unique(cols.movement).tolist() if m in plans], dtype=np.int64)
-    movement_index = np.minimum(np.searchsorted(known_ids, cols.movement), max(known_ids.size - 1, 0))
-    known = known_ids[movement_index] == cols.movement if known_ids.size else np.zeros(n, dtype=np.bool_)
+    ids, id_index = engine_kernels.distinct(np.ascontiguousarray(cols.movement, dtype=np.int64))
+    found = [plans.get(m) for m in ids.tolist()]
+    movement_plans = [plan for plan in found if plan is not None]
+    if len(movement_plans) == ids.size:
+        known_ids, known, movement_index = ids, np.ones(n, dtype=np.bool_), id_index
+    else:
+        id_known = np.fromiter((plan is not None for plan in found), dtype=np.bool_, count=ids.size)
+        known_ids = ids[id_known]
+        known = id_known[id_index]
+        movement_index = np.where(known, (np.cumsum(id_known) - 1)[id_index], 0)
     known_list = known_ids.tolist()
-    movement_plans = [plans[m] for m in known_list]
     table = states if isinstance(states, StateTable) else None
     movement_states: list[MovementState] = []
     if table is not None:
@@ -451,9 +401,8 @@ def process_batch(
     take = known & ~future & ~early
 
     # sort by movement, time, position
-    rows_taken = np.flatnonzero(take)
-    # lexsort is stable, and rows_taken is in batch order: equal times stay in batch position order
-    order = rows_taken[np.lexsort((cols.time_us[rows_taken], movement_index[rows_taken]))]
+    time_us = np.ascontiguousarray(cols.time_us, dtype=np.int64)
+    order = engine_kernels.order_by_group(movement_index, time_us, take, known_ids.size)
     m, t = movement_index[order], cols.time_us[order]
     repeat = np.zeros(order.size, dtype=np.bool_)
     repeat[1:] = (m[1:] == m[:-1]) & (t[1:] == t[:-1])
@@ -476,9 +425,12 @@ def process_batch(
     if table is not None:
         group_rows = rows[group_movement]
         carry = _gather(table, group_rows, group_scratch, col)
-        geometry = _Geometry(table.slots(rows)[group_movement], table.places[group_rows])
+        geometry = _Geometry(
+            table.slots(rows)[group_movement], table.places[group_rows], table.cell_hints[group_rows]
+        )
         _apply(cols, order, g, t, col, carry, geometry, group_scratch, boundaries.codes, events)
         _scatter(table, group_rows[~group_scratch], carry, ~group_scratch)
+        table.cell_hints[group_rows] = geometry.cell_hints
     else:
         group_plans = [movement_plans[i] for i in group_movement.tolist()]
         group_states = [
@@ -490,7 +442,8 @@ def process_batch(
         before = carry.copy()
         prepared = [prepare(p) for p in group_plans]
         STORE.maintain()
-        geometry = _Geometry(STORE.slots(prepared), _places(prepared))
+        slots = STORE.slots(prepared)
+        geometry = _Geometry(slots, _places(prepared), np.full(slots.size, -1, dtype=np.int64))
         _apply(cols, order, g, t, col, carry, geometry, group_scratch, boundaries.codes, events)
         _write_states(group_states, ~group_scratch, before, carry, boundaries.codes)
     return BatchResult(sort_events(events.items), rejected, duplicates, int(late.sum()))
@@ -505,6 +458,7 @@ class _Geometry:
 
     slots: IntArray
     places: npt.NDArray[np.float64]
+    cell_hints: IntArray  # where each group's last fix found its route cell (-1: unknown); updated
 
 
 def _numbers(prepared: Sequence[PreparedCorridor]) -> FloatArray:
@@ -561,9 +515,7 @@ def _apply(
     """Run every rule over the sorted elements; emit events; leave the groups' new state in `carry`."""
     pos = order
     n = order.size
-    starts = _starts(g)
-    ends = _ends(starts)
-    first = _first_of(starts)
+    starts, ends, first = engine_kernels.groups(g)
     end_group = g[ends]
 
     def ref(element: int) -> FixRef:
@@ -626,8 +578,13 @@ def _apply(
     valid = cols.valid[order] & np.isfinite(lat) & np.isfinite(lon)
     v = np.flatnonzero(valid)
     gv = g[v]
-    xv, yv = project_arrays(lat[v], lon[v], col["lat0"][gv], col["lon0"][gv], col["radius"][gv])
-    distance, along = STORE.locate(geometry.slots[gv], xv, yv)
+    lat_v, lon_v = lat[v], lon[v]
+    frame = np.column_stack([col["lat0"], col["lon0"], col["radius"]])
+    v_starts, v_ends, _ = engine_kernels.groups(gv)
+    xv, yv = engine_kernels.project_groups(gv, v_starts, lat_v, lon_v, frame)
+    hints = np.where(v_starts, geometry.cell_hints[gv], -1)
+    distance, along, found = STORE.locate_hinted(geometry.slots[gv], xv, yv, hints)
+    geometry.cell_hints[gv[v_ends]] = found[v_ends]
     in_place = np.zeros(n, dtype=np.bool_)
     if geometry.places.shape[1] and v.size:
         places = geometry.places[gv]
@@ -670,7 +627,20 @@ def _apply(
 
     if v.size:
         _position_rules(
-            cols, order, g, t, v, xv, yv, distance, along, in_place[v], col, carry, scratch, codes, events
+            cols,
+            order,
+            g,
+            t,
+            v,
+            (lat_v, lon_v, xv, yv, frame),
+            distance,
+            along,
+            in_place[v],
+            col,
+            carry,
+            scratch,
+            codes,
+            events,
         )
 
 
@@ -680,8 +650,7 @@ def _position_rules(
     g: IntArray,
     t: IntArray,
     v: IntArray,
-    xv: FloatArray,
-    yv: FloatArray,
+    where: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray],
     distance: FloatArray,
     along: FloatArray,
     in_place: BoolArray,
@@ -691,31 +660,34 @@ def _position_rules(
     codes: Sequence[str],
     events: _Events,
 ) -> None:
-    """The rules that need a valid position, over the valid fixes only."""
+    """The rules that need a valid position, over the valid fixes only (`where`: their lat, lon, x, y
+    and the groups' frames)."""
     pos = order[v]
     gv, tv = g[v], t[v]
-    lat, lon = cols.lat[order][v], cols.lon[order][v]
+    lat, lon, xv, yv, frame = where
     nv = v.size
-    starts = _starts(gv)
-    ends = _ends(starts)
-    first = _first_of(starts)
+    starts, ends, first = engine_kernels.groups(gv)
     end_group = gv[ends]
 
     def ref(element: int) -> FixRef:
         return FixRef(int(pos[element]), _dt(int(tv[element])))
 
-    # the previous valid fix: in the batch, or the carried one
-    carry_x, carry_y = project_arrays(carry.pos_lat, carry.pos_lon, col["lat0"], col["lon0"], col["radius"])
-    has_previous = ~starts | (carry.pos_us[gv] != NONE_US)
-    previous_us = _before(tv, starts, carry.pos_us[gv])
-    previous_x = _before(xv, starts, carry_x[gv])
-    previous_y = _before(yv, starts, carry_y[gv])
-    seconds = (tv - previous_us) / 1e6
-    step_m = np.hypot(xv - previous_x, yv - previous_y)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        implied = np.where(has_previous, step_m / seconds * 3.6, np.nan)
-    max_speed = col["max_speed_kmh"][gv]
-    too_fast = has_previous & (implied > max_speed)
+    # the previous valid fix (in the batch, or the carried one), the implied and the smoothed speed
+    limits = np.column_stack([col["max_speed_kmh"], col["stop_speed_kmh"], col["smoothing_s"]])
+    has_previous, previous_us, step_m, implied, too_fast, speed = engine_kernels.motion(
+        gv,
+        starts,
+        tv,
+        xv,
+        yv,
+        frame,
+        carry.pos_us,
+        carry.pos_lat,
+        carry.pos_lon,
+        carry.speed,
+        limits,
+        NONE_US,
+    )
 
     # implausible movement
     opens, closes, after = _latch(
@@ -739,12 +711,7 @@ def _position_rules(
             )
     carry.open[Rule.IMPLAUSIBLE_MOVEMENT][end_group] = after[ends]
 
-    # the recent moving speed
     stop_speed = col["stop_speed_kmh"][gv]
-    moving = has_previous & (implied >= stop_speed) & (implied <= max_speed)
-    keep = np.where(moving, np.exp(-seconds / col["smoothing_s"][gv]), 1.0)
-    add = np.where(moving, (1.0 - keep) * implied, 0.0)
-    speed = _smoothed(gv, first, keep, add, carry.speed)
     carry.speed[end_group] = speed[ends]
 
     # corridor deviation
@@ -783,18 +750,17 @@ def _position_rules(
     carry.outside_fixes[end_group] = runs.count[ends]
 
     # unscheduled stop, over the valid fixes whose speed is known (reported, else implied)
-    reported = cols.speed_kmh[order][v]
+    reported = cols.speed_kmh[pos]
     stop_speed_of = np.where(np.isnan(reported), implied, reported)
     k = np.flatnonzero(~np.isnan(stop_speed_of))
     if k.size:
         gk = gv[k]
-        k_starts = _starts(gk)
-        k_ends = _ends(k_starts)
+        k_starts, k_ends, k_first = engine_kernels.groups(gk)
         sk = stop_speed_of[k]
         stopped = (sk < stop_speed[k]) & ~in_place[k]
         runs = _dwell(
             k_starts,
-            _first_of(k_starts),
+            k_first,
             tv[k],
             stopped,
             carry.stopped_since[gk],
@@ -859,70 +825,40 @@ def _crossings(
     codes: Sequence[str],
     events: _Events,
 ) -> None:
-    """Border crossings over the valid fixes of known country, in runs of one country.
-
-    A run of another country than the confirmed one confirms it at its `border_confirm_fixes`-th fix (a
-    pending run carried from the last batch counts on). The confirmed country before a run is the country
-    of the last run long enough to confirm (or the carried one); the crossing is interpolated between the
-    last fix in that country before the run (the anchor) and the run's first fix.
-    """
-    n = gc.size
-    starts = _starts(gc)
-    ends = _ends(starts)
-    first = _first_of(starts)
-    none = np.full(n, -1, dtype=np.int64)
-    confirmed_carry = carry.country.copy()
-    fresh = starts & (confirmed_carry[gc] < 0)  # a movement without a country takes the first it reports
-    confirmed_carry[gc[fresh]] = cc[fresh]
-    confirm_fixes = _ints(col["border_confirm_fixes"])[gc]
-
-    change = starts.copy()
-    change[1:] |= cc[1:] != cc[:-1]
-    run_first = _first_of(change)
-    candidate = carry.candidate[gc]
-    continues = (run_first == first) & (candidate >= 0) & (cc == candidate)
-    in_run = np.arange(n) - run_first + 1 + np.where(continues, carry.candidate_fixes[gc], 0)
-
-    run_of = np.cumsum(change) - 1
-    run_start = np.flatnonzero(change)
-    run_end = np.flatnonzero(_ends(change))
-    long_run = in_run[run_end] >= confirm_fixes[run_end]
-    run_country = cc[run_start]
-    run_opens_group = starts[run_start]
-    last_long = _last_true(long_run, _first_of(run_opens_group))
-    prior_long = _before(last_long, run_opens_group, np.full(run_start.size, -1, dtype=np.int64))
-    before_run = np.where(
-        prior_long >= 0, run_country[np.maximum(prior_long, 0)], confirmed_carry[gc[run_start]]
+    """Border crossings over the valid fixes of known country (`engine_kernels.crossings`): the
+    crossings' places by bisection, all at once, then their events."""
+    times = np.column_stack([carry.anchor_us, carry.candidate_us])
+    places = np.column_stack([carry.anchor_lat, carry.anchor_lon, carry.candidate_lat, carry.candidate_lon])
+    found, anchor, candidate, old = engine_kernels.crossings(
+        gc,
+        tc,
+        latc,
+        lonc,
+        cc,
+        _ints(col["border_confirm_fixes"]),
+        carry.country,
+        carry.candidate,
+        carry.candidate_fixes,
+        times,
+        places,
+        NONE_US,
     )
-    crossing_run = long_run & (run_country != before_run)
-
-    settled = long_run[run_of] & (in_run >= confirm_fixes)
-    confirmed_after = np.where(settled, cc, before_run[run_of])
-    home = cc == confirmed_after
-    last_home = _last_true(home, first)
-    anchor_before = _before(last_home, starts, none)
-
-    at_confirmation = settled & ~_before(settled, change, np.zeros(n, dtype=np.bool_))
-    found = np.flatnonzero(at_confirmation & crossing_run[run_of])
     if found.size:
-        start = run_start[run_of[found]]
+        # the anchor and the candidate as they were at each crossing: a fix of this batch, or carried
         group = gc[found]
-        anchor = anchor_before[start]
-        from_carry = anchor < 0
-        a = np.maximum(anchor, 0)
-        a_us = np.where(from_carry, carry.anchor_us[group], tc[a])
-        a_lat = np.where(from_carry, carry.anchor_lat[group], latc[a])
-        a_lon = np.where(from_carry, carry.anchor_lon[group], lonc[a])
-        carried = continues[start]
-        b_us = np.where(carried, carry.candidate_us[group], tc[start])
-        b_lat = np.where(carried, carry.candidate_lat[group], latc[start])
-        b_lon = np.where(carried, carry.candidate_lon[group], lonc[start])
-        old = before_run[run_of[found]]
+        a_carried, b_carried = anchor < 0, candidate < 0
+        a, b = np.maximum(anchor, 0), np.maximum(candidate, 0)
+        a_us = np.where(a_carried, carry.anchor_us[group], tc[a])
+        a_lat = np.where(a_carried, carry.anchor_lat[group], latc[a])
+        a_lon = np.where(a_carried, carry.anchor_lon[group], lonc[a])
+        b_us = np.where(b_carried, carry.candidate_us[group], tc[b])
+        b_lat = np.where(b_carried, carry.candidate_lat[group], latc[b])
+        b_lon = np.where(b_carried, carry.candidate_lon[group], lonc[b])
         share = borders.crossing_point(a_lat, a_lon, b_lat, b_lon, old)
         for i, e in enumerate(found.tolist()):
             a_time, b_time = _dt(int(a_us[i])), _dt(int(b_us[i]))
-            a_ref = FixRef(None if from_carry[i] else int(posc[anchor[i]]), a_time)
-            b_ref = FixRef(None if carried[i] else int(posc[start[i]]), b_time)
+            a_ref = FixRef(None if a_carried[i] else int(posc[anchor[i]]), a_time)
+            b_ref = FixRef(None if b_carried[i] else int(posc[candidate[i]]), b_time)
             f = float(share[i])
             before, after = codes[int(old[i])], codes[int(cc[e])]
             events.add(
@@ -940,26 +876,9 @@ def _crossings(
                     "lon": float(a_lon[i]) + f * (float(b_lon[i]) - float(a_lon[i])),
                 },
             )
-
-    eg = gc[ends]
-    last = last_home[ends]
-    has_home = last >= 0
-    home_at = np.maximum(last, 0)
-    pending = cc[ends] != confirmed_after[ends]
-    pending_first = run_first[ends]
-    carried_pending = continues[ends]
-    carry.anchor_us[eg] = np.where(has_home, tc[home_at], carry.anchor_us[eg])
-    carry.anchor_lat[eg] = np.where(has_home, latc[home_at], carry.anchor_lat[eg])
-    carry.anchor_lon[eg] = np.where(has_home, lonc[home_at], carry.anchor_lon[eg])
-    candidate_us = np.where(carried_pending, carry.candidate_us[eg], tc[pending_first])
-    candidate_lat = np.where(carried_pending, carry.candidate_lat[eg], latc[pending_first])
-    candidate_lon = np.where(carried_pending, carry.candidate_lon[eg], lonc[pending_first])
-    carry.candidate_us[eg] = np.where(pending, candidate_us, NONE_US)
-    carry.candidate_lat[eg] = np.where(pending, candidate_lat, np.nan)
-    carry.candidate_lon[eg] = np.where(pending, candidate_lon, np.nan)
-    carry.candidate[eg] = np.where(pending, cc[ends], -1)
-    carry.candidate_fixes[eg] = np.where(pending, in_run[ends], 0)
-    carry.country[eg] = confirmed_after[ends]
+    carry.anchor_us[:], carry.candidate_us[:] = times[:, 0], times[:, 1]
+    carry.anchor_lat[:], carry.anchor_lon[:] = places[:, 0], places[:, 1]
+    carry.candidate_lat[:], carry.candidate_lon[:] = places[:, 2], places[:, 3]
 
 
 def check_time(

@@ -4,7 +4,8 @@ Every prepared corridor the engine meets is registered once in a process-wide st
 segments (in the movement's plane) go into shared arrays, and each segment is listed under the square
 cells (`CELL_M` on a side) that its bounding box, grown by `EXACT_WITHIN_M`, overlaps, with a key that
 combines the route's slot and the cell. A batch then costs no per-route work: each fix looks up its own
-cell (one sorted search over the cells of all routes at once), measures the segments listed there, and
+cell (a search over the sorted cells of all routes, in a compiled kernel, from where the movement's last
+fix found its cell when the caller keeps that), measures the segments listed there, and
 keeps the nearest, the first along the route on a tie, as the per-fix reference does. Every segment
 nearer to the fix than `EXACT_WITHIN_M` is listed in its cell, so the answer is exact whenever the
 nearest distance found is under that; a fix farther from its route (a long detour, a spoofed position)
@@ -24,17 +25,16 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from tamga.monitoring import engine_kernels
 from tamga.monitoring.corridor import PreparedCorridor
 
-CELL_M: Final = 4_000.0
+CELL_M: Final = engine_kernels.CELL_M  # (the kernels compile the grid's layout in as constants)
 # A segment is listed under every cell its bounding box, grown by this much, overlaps: a fix finds in its
 # own cell every segment nearer than this.
 EXACT_WITHIN_M: Final = CELL_M / 2
-_AXIS_BITS: Final = 18  # cells per axis: 2^18 x 4 km, far beyond any plane's extent
-_AXIS_OFFSET: Final = 1 << (_AXIS_BITS - 1)
-_LOCAL_BITS: Final = 2 * _AXIS_BITS
-# segment columns
-_AX, _AY, _DX, _DY, _SQ, _ALONG = range(6)
+_AXIS_BITS: Final = engine_kernels.AXIS_BITS  # cells per axis: 2^18 x 4 km, far beyond any plane's extent
+_AXIS_OFFSET: Final = engine_kernels.AXIS_OFFSET
+_LOCAL_BITS: Final = engine_kernels.LOCAL_BITS
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -71,16 +71,6 @@ def _route_arrays(prepared: PreparedCorridor) -> tuple[FloatArray, IntArray, Int
     key = _local_key(x0[owner] + k // height[owner], y0[owner] + k % height[owner])
     order = np.lexsort((owner, key))
     return segments, key[order], owner[order]
-
-
-def _distance(s: FloatArray, px: FloatArray, py: FloatArray) -> FloatArray:
-    """Give the distance from each point to its segment (rows of the segment table), as the reference
-    measures it."""
-    ax, ay, dx, dy, sq = s[:, _AX], s[:, _AY], s[:, _DX], s[:, _DY], s[:, _SQ]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.where(sq == 0.0, 0.0, np.clip(((px - ax) * dx + (py - ay) * dy) / sq, 0.0, 1.0))
-    result: FloatArray = np.hypot(px - (ax + t * dx), py - (ay + t * dy))
-    return result
 
 
 class RouteStore:
@@ -207,76 +197,27 @@ class RouteStore:
     def locate(self, slots: IntArray, x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Give each point's distance to its route (the route of its slot) and the distance along the route
         of the nearest point on it; the first nearest segment along the route wins a tie."""
-        n = x.size
-        distance = np.full(n, np.inf)
-        segment = np.full(n, -1, dtype=np.int64)
-        if n == 0:
-            return distance, np.zeros(0)
-        cells, entries = self._cells[: self._cell_count], self._entries[: self._entry_count]
-        query = (slots << _LOCAL_BITS) | _local_key(_cell(x), _cell(y))
-        # searched in key order: each search starts where the last ended, in memory already cached
-        by_key = np.argsort(query)
-        at = np.empty(n, dtype=np.int64)
-        at[by_key] = np.minimum(np.searchsorted(cells, query[by_key]), max(self._cell_count - 1, 0))
-        found = cells[at] == query if self._cell_count else np.zeros(n, dtype=np.bool_)
-        low = np.where(found, self._cell_start[at], 0)
-        high = np.where(found, self._cell_start[at + 1], 0)
-        pair_fix = np.repeat(np.arange(n), high - low)
-        self._nearest(pair_fix, _ranges(low, high), entries, x, y, distance, segment)
-        # farther than that from every listed segment (or none listed): measure the whole route
-        far = np.flatnonzero(~(distance < EXACT_WITHIN_M))
-        if far.size:
-            first, count = self._first[slots[far]], self._count[slots[far]]
-            pair_fix = np.repeat(far, count)
-            pair_segment = _ranges(first, first + count)
-            distance[far], segment[far] = np.inf, -1
-            self._nearest(pair_fix, pair_segment, None, x, y, distance, segment)
-        return distance, self._along(segment, x, y)
+        distance, along, _ = self.locate_hinted(slots, x, y, np.full(x.size, -1, dtype=np.int64))
+        return distance, along
 
-    def _nearest(
-        self,
-        pair_fix: IntArray,
-        pair_entry: IntArray,
-        entries: npt.NDArray[np.int32] | None,
-        x: FloatArray,
-        y: FloatArray,
-        distance: FloatArray,
-        segment: IntArray,
-    ) -> None:
-        """Over (fix, segment) pairs grouped by fix, write each fix's least distance and first segment."""
-        if pair_fix.size == 0:
-            return
-        seg = pair_entry if entries is None else entries[pair_entry].astype(np.int64)
-        d = _distance(self._segments[seg], x[pair_fix], y[pair_fix])
-        starts = np.flatnonzero(np.r_[True, pair_fix[1:] != pair_fix[:-1]])
-        fixes = pair_fix[starts]
-        least = np.minimum.reduceat(d, starts)
-        ties = np.where(d == np.repeat(least, np.diff(np.r_[starts, d.size])), seg, np.iinfo(np.int64).max)
-        distance[fixes] = least
-        segment[fixes] = np.minimum.reduceat(ties, starts)
-
-    def _along(self, segment: IntArray, x: FloatArray, y: FloatArray) -> FloatArray:
-        s = self._segments[segment]
-        ax, ay, dx, dy, sq = s[:, _AX], s[:, _AY], s[:, _DX], s[:, _DY], s[:, _SQ]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = np.where(sq == 0.0, 0.0, np.clip(((x - ax) * dx + (y - ay) * dy) / sq, 0.0, 1.0))
-        along: FloatArray = s[:, _ALONG] + t * np.sqrt(sq)
-        return along
-
-
-def _ranges(low: IntArray, high: IntArray) -> IntArray:
-    """Give the concatenation of range(low[i], high[i]) for every i."""
-    counts = high - low
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.cumsum(counts) - counts
-    keep = counts > 0
-    out = np.ones(total, dtype=np.int64)
-    out[starts[keep]] = low[keep]
-    out[starts[keep][1:]] -= high[keep][:-1] - 1
-    result: IntArray = np.cumsum(out)
-    return result
+    def locate_hinted(
+        self, slots: IntArray, x: FloatArray, y: FloatArray, hints: IntArray
+    ) -> tuple[FloatArray, FloatArray, IntArray]:
+        """`locate`, each point's cell searched from a hint (-1: none); also give where each point's cell
+        was found, the hint for its movement's next fix. A hint only saves time: any hint is safe."""
+        return engine_kernels.locate(
+            np.ascontiguousarray(slots, dtype=np.int64),
+            np.ascontiguousarray(x, dtype=np.float64),
+            np.ascontiguousarray(y, dtype=np.float64),
+            np.ascontiguousarray(hints, dtype=np.int64),
+            self._cells[: self._cell_count],
+            self._cell_start[: self._cell_count + 1],
+            self._entries[: self._entry_count],
+            self._segments[: self._segment_count],
+            self._first[: self._slot_count],
+            self._count[: self._slot_count],
+            EXACT_WITHIN_M,
+        )
 
 
 def _grow(array: ArrayT, size: int) -> ArrayT:

@@ -96,6 +96,9 @@ class StateTable(MutableMapping[int, MovementState]):
         self.places = np.full((capacity, 0, 3), math.nan, dtype=np.float64)
         self._slot = np.zeros(capacity, dtype=np.int64)  # the route's slot in the route store
         self._slot_generation = np.full(capacity, -1, dtype=np.int64)
+        # per row: where the route store found the cell of the movement's last fix (-1: unknown); only a
+        # hint for the next search, so it need not follow the store's compactions
+        self.cell_hints = np.full(capacity, -1, dtype=np.int64)
 
     # --- the mapping ------------------------------------------------------------------------------
 
@@ -161,10 +164,12 @@ class StateTable(MutableMapping[int, MovementState]):
 
     @property
     def nbytes_per_row(self) -> int:
-        """Give the bytes one movement's row takes in the columns (state, flags, cached plan numbers)."""
+        """Give the bytes one movement's row takes in the columns (state, flags, cached plan numbers, the
+        route's slot and the cell hint)."""
         per_row = sum(column.itemsize for column in self.columns.values())
         per_row += len(self.open) + self.numbers.shape[1] * self.numbers.itemsize
         per_row += self.places.shape[1] * 3 * self.places.itemsize + 8  # places, the plan reference
+        per_row += self._slot.itemsize + self._slot_generation.itemsize + self.cell_hints.itemsize
         return per_row + 2 * 8 + 100  # the id -> row entry: a dict slot and a small int (about)
 
     def _allocate(self, movement_id: int) -> int:
@@ -180,6 +185,7 @@ class StateTable(MutableMapping[int, MovementState]):
             self.columns[name][row] = value
         for flags in self.open.values():
             flags[row] = False
+        self.cell_hints[row] = -1
         return row
 
     def _grow(self, capacity: int) -> None:
@@ -202,22 +208,23 @@ class StateTable(MutableMapping[int, MovementState]):
         self._slot_generation = np.concatenate(
             [self._slot_generation, np.full(capacity - old, -1, dtype=np.int64)]
         )
+        self.cell_hints = np.concatenate([self.cell_hints, np.full(capacity - old, -1, dtype=np.int64)])
         self._plans.extend([None] * (capacity - old))
 
     def rows_for(self, ids: Sequence[int], plans: Sequence[MovementPlan]) -> IntArray:
         """Give the rows of movements (creating each missing one at its plan's initial state), with
         their plans' numbers and places cached."""
-        rows = np.empty(len(ids), dtype=np.int64)
+        rows: list[int] = []
         known, cached = self._row, self._plans
-        for i, (movement_id, plan) in enumerate(zip(ids, plans, strict=True)):
+        for movement_id, plan in zip(ids, plans, strict=True):
             row = known.get(movement_id)
             if row is None:
                 self[movement_id] = initial_state(plan)
                 row = known[movement_id]
             if cached[row] is not plan:
                 self._cache_plan(row, plan)
-            rows[i] = row
-        return rows
+            rows.append(row)
+        return np.array(rows, dtype=np.int64)
 
     def _cache_plan(self, row: int, plan: MovementPlan) -> None:
         prepared = prepare(plan)

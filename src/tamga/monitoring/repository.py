@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamga.auth.domain import Principal
@@ -56,9 +56,14 @@ async def hs_codes_of(session: AsyncSession, movement_ids: Iterable[int]) -> dic
 
 
 async def recent_fixes(
-    session: AsyncSession, movement_ids: Iterable[int], since: datetime, per_movement: int
+    session: AsyncSession,
+    movement_ids: Iterable[int],
+    since: datetime,
+    per_movement: int,
+    received_before: datetime | None = None,
 ) -> Sequence[TelemetryFix]:
-    """Give each movement's fixes taken since `since`, at most its newest `per_movement`, oldest first."""
+    """Give each movement's fixes taken since `since` (and received before `received_before`), at most
+    its newest `per_movement`, oldest first."""
     wanted = sorted(set(movement_ids))
     if not wanted:
         return []
@@ -69,7 +74,11 @@ async def recent_fixes(
             .over(partition_by=TelemetryFix.movement_id, order_by=TelemetryFix.time.desc())
             .label("rank"),
         )
-        .where(TelemetryFix.movement_id.in_(wanted), TelemetryFix.time >= since)
+        .where(
+            TelemetryFix.movement_id.in_(wanted),
+            TelemetryFix.time >= since,
+            TelemetryFix.received_at < received_before if received_before is not None else true(),
+        )
         .subquery()
     )
     stmt = (

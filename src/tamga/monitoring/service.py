@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,13 +29,14 @@ from tamga.audit import service as audit
 from tamga.auth.domain import Principal, Role
 from tamga.config import Settings
 from tamga.ingest.bus import FixBus, StoredFix
+from tamga.ingest.fix import Fix
 from tamga.ingest.profiles import DeviceProfile, device_profile
-from tamga.ingest.service import profile_of, record_id
+from tamga.ingest.service import profile_of
 from tamga.kit.clock import utcnow
 from tamga.kit.db import Database, commit
 from tamga.kit.errors import FieldError, Forbidden, IllegalTransition, NotFound, ValidationFailed
 from tamga.models import Alarm, Movement, MovementEvent, Seal, TelemetryFix
-from tamga.monitoring import borders, engine, repository, schemas
+from tamga.monitoring import borders, engine, engine_states, repository, schemas
 from tamga.monitoring.corridor import initial_state, microseconds
 from tamga.monitoring.domain import (
     DURATION_THRESHOLDS,
@@ -60,12 +61,17 @@ log = logging.getLogger(__name__)
 SYSTEM_ACTOR: Final = "system:monitoring"
 # A customs office on the itinerary is an authorised place within this distance of its coordinates.
 OFFICE_RADIUS_M: Final = 1000.0
+REST_AREA_RADIUS_M: Final = 300.0  # a declared rest area is a lay-by or a truck park, not a town
 FALLBACK_PROFILE: Final = "generic-egts-seal"
 HANDLERS: Final = frozenset({Role.CUSTOMS_OFFICER, Role.MONITORING_OPERATOR, Role.ADMINISTRATOR})
 # What a restarted consumer replays of each movement to rebuild its state: long enough for every dwell
 # (the longest by default is the 30-minute stop) and the smoothed speed, short enough to start quickly.
 REBUILD_WINDOW: Final = timedelta(hours=2)
 REBUILD_MAX_FIXES: Final = 720
+# The consumer: a batch of at least this many fixes runs the engine in a thread (how long a batch waits
+# for company is `TAMGA_MONITORING_BATCH_MAX_WAIT_S`).
+OFF_LOOP_MIN_FIXES: Final = 256
+WARM_UP_MOVEMENT: Final = -1
 
 
 # --- plans ----------------------------------------------------------------------------------------
@@ -87,10 +93,13 @@ def plan_of(
     route = tuple((float(p["lat"]), float(p["lon"])) for p in movement.itinerary)
     places = tuple(
         AuthorisedPlace(
-            float(p["lat"]), float(p["lon"]), OFFICE_RADIUS_M, str(p.get("name") or p["office_code"])
+            float(p["lat"]),
+            float(p["lon"]),
+            OFFICE_RADIUS_M if p.get("office_code") else REST_AREA_RADIUS_M,
+            str(p.get("name") or p["office_code"]),
         )
         for p in movement.itinerary
-        if p.get("office_code")
+        if p.get("office_code") or p.get("rest_area")
     )
     settings = MonitoringSettings.from_document(movement.monitoring)
     _, thresholds = effective_thresholds(settings, goods_category(hs_codes))
@@ -209,7 +218,8 @@ class Monitor:
     clock: Callable[[], datetime] = utcnow
     plans: dict[int, MovementPlan] = field(default_factory=dict)
     versions: dict[int, int] = field(default_factory=dict)
-    states: dict[int, MovementState] = field(default_factory=dict)
+    # the states as columns (a read is a snapshot: a changed state is assigned back)
+    states: MutableMapping[int, MovementState] = field(default_factory=engine_states.StateTable)
     failed_batches: int = 0
     fixes_seen: int = 0
     events_seen: int = 0
@@ -218,7 +228,8 @@ class Monitor:
     # set once `rebuild` has run (or failed): from then on the bus is consumed
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     # the keys of the fixes `rebuild` replayed, so the bus does not hand them to the engine again
-    _replayed: set[tuple[str, datetime, int]] = field(default_factory=set)
+    # held while plans and states change: a batch's engine runs in a thread, the tick must wait for it
+    _engine_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def _refresh(self, session: AsyncSession, movements: Sequence[Movement]) -> dict[int, Movement]:
         """Bring plans up to date for the monitored ones of `movements`; forget the others."""
@@ -257,23 +268,31 @@ class Monitor:
         """Run a batch of stored fixes through the engine and persist what it decided in one transaction;
         give the number of events. On failure the batch's movements restart from a fresh state."""
         try:
-            return await self._process(db, batch, now or self.clock())
+            async with self._engine_lock:
+                return await self._process(db, batch, now or self.clock())
         finally:
             self.fixes_seen += len(batch)
 
-    async def rebuild(self, db: Database) -> int:
+    async def rebuild(self, db: Database, received_before: datetime | None = None) -> int:
         """Rebuild the state of every monitored movement from its stored fixes of the last
-        `rebuild_window` (at most its newest `rebuild_max_fixes`); give how many fixes were replayed.
+        `rebuild_window` (at most its newest `rebuild_max_fixes`) received before `received_before`;
+        give how many fixes were replayed.
 
-        The replay runs the engine from a blank state and keeps the state it ends in: how long the truck
-        has been off the corridor or stopped, where it was, its country, its recent speed. What it would
-        decide is not persisted (it was, before the restart); the rules it leaves open, with those whose
-        alarms are still open in the database, are the ones the engine will not open again."""
-        now = self.clock()
+        `received_before` is when the oldest fix still on the bus was received (or now): what was stored
+        before it was taken by the previous consumer, or by an earlier process; what was stored after it
+        is still on the bus, and this consumer takes it from there and persists what it finds. The replay
+        runs the engine from a blank state and keeps the state it ends in: how long the truck has been off
+        the corridor or stopped, where it was, its country, its recent speed. What it would decide is not
+        persisted (it was, before the restart); the rules it leaves open, with those whose alarms are
+        still open in the database, are the ones the engine will not open again."""
+        async with self._engine_lock:
+            return await self._rebuild(db, self.clock(), received_before)
+
+    async def _rebuild(self, db: Database, now: datetime, received_before: datetime | None) -> int:
         async with db.session() as session:
             active = await self._refresh(session, await repository.monitored_movements(session))
             rows = await repository.recent_fixes(
-                session, active, now - self.rebuild_window, self.rebuild_max_fixes
+                session, active, now - self.rebuild_window, self.rebuild_max_fixes, received_before
             )
         if not rows:
             return 0
@@ -283,27 +302,10 @@ class Monitor:
         for movement_id, state in replayed.items():
             state.open_alarms |= self.states[movement_id].open_alarms
             self.states[movement_id] = state
-        self._replayed = {(r.device_id, r.time, r.record_id) for r in rows}
         log.info("monitoring rebuilt %d movements from %d stored fixes", len(replayed), len(rows))
         return len(rows)
 
-    def _not_replayed(self, batch: Sequence[StoredFix]) -> Sequence[StoredFix]:
-        """Drop from the batch the fixes `rebuild` already took (stored just before it looked)."""
-        if not self._replayed:
-            return batch
-        keep = []
-        for stored in batch:
-            key = (stored.fix.device_id, stored.fix.time, record_id(stored.fix))
-            if key in self._replayed:
-                self._replayed.discard(key)
-            else:
-                keep.append(stored)
-        if len(keep) == len(batch):
-            self._replayed = set()  # past the fixes stored before the rebuild
-        return keep
-
     async def _process(self, db: Database, batch: Sequence[StoredFix], now: datetime) -> int:
-        batch = self._not_replayed(batch)
         ids = {f.movement_id for f in batch if f.movement_id is not None}
         try:
             async with db.session() as session:
@@ -311,7 +313,15 @@ class Monitor:
                 fixes = [f for f in batch if f.movement_id in active]
                 if not fixes:
                     return 0
-                result = engine.process_batch(self.plans, self.states, _columns(fixes), now)
+                columns = _columns(fixes)
+                if len(fixes) >= OFF_LOOP_MIN_FIXES:
+                    # Off the event loop, so the gateways sharing it keep answering devices; the engine's
+                    # numpy and compiled kernels release the GIL for much of the batch.
+                    result = await asyncio.to_thread(
+                        engine.process_batch, self.plans, self.states, columns, now
+                    )
+                else:
+                    result = engine.process_batch(self.plans, self.states, columns, now)
                 if result.rejected:
                     log.debug("monitoring refused %d fixes: %s", len(result.rejected), result.rejected[:5])
                 changes = await _persist(session, active, result.events, fixes)
@@ -329,7 +339,10 @@ class Monitor:
 
     async def tick(self, db: Database, now: datetime | None = None) -> int:
         """Apply the time rules (signal lost, late, time limit exceeded) to every monitored movement."""
-        now = now or self.clock()
+        async with self._engine_lock:
+            return await self._tick(db, now or self.clock())
+
+    async def _tick(self, db: Database, now: datetime) -> int:
         try:
             async with db.session() as session:
                 movements = await repository.monitored_movements(session)
@@ -518,16 +531,38 @@ async def run_monitor(
     through the engine, persisted in one transaction."""
     monitor = monitor or Monitor(corridor_width_m=settings.monitoring_corridor_width_m, hub=hub)
     try:
-        # The boundaries take seconds to load: off the event loop, before the first batch needs them,
-        # so that the gateways sharing the loop are not held up.
+        # The boundaries take seconds to load, the engine's compiled kernels a second or more: off the
+        # event loop, before the first batch needs them, so that the gateways sharing the loop are not
+        # held up.
         await asyncio.to_thread(borders.load_boundaries)
-        await monitor.rebuild(db)
+        await asyncio.to_thread(warm_engine)
+    except Exception:
+        log.exception("monitoring could not load its boundaries or engine ahead; the first batch will")
+    try:
+        await monitor.rebuild(db, bus.oldest_received_at() or utcnow())
     except Exception:
         log.exception("monitoring could not rebuild its state from the stored fixes; starting fresh")
     finally:
         monitor.ready.set()
     async for batch in bus.batches(settings.monitoring_batch_max_items, settings.monitoring_batch_max_wait_s):
         await monitor.process(db, batch)
+
+
+def warm_engine() -> None:
+    """Run one fix of a throwaway movement through the engine, so that its compiled kernels are loaded
+    before the first real batch instead of holding it up (a second or two, once per process)."""
+    now = utcnow()
+    route = ((53.9, 27.5), (53.95, 27.6))
+    plan = MovementPlan(
+        movement_id=WARM_UP_MOVEMENT,
+        route=route,
+        released_at=now - timedelta(hours=1),
+        time_limit=now + timedelta(days=1),
+        destination=route[-1],
+        device_profile=device_profile(FALLBACK_PROFILE),
+    )
+    fix = Fix("warm-up", 1, now - timedelta(minutes=1), route[0][0], route[0][1], speed_kmh=60.0)
+    engine.process_batch({WARM_UP_MOVEMENT: plan}, engine_states.StateTable(), [(WARM_UP_MOVEMENT, fix)], now)
 
 
 async def run_time_checks(db: Database, settings: Settings, monitor: Monitor) -> None:

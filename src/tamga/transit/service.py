@@ -29,8 +29,6 @@ from tamga.models import (
     Guarantee,
     Movement,
     MovementEvent,
-    MovementItem,
-    MovementOffice,
 )
 from tamga.parties import repository as parties_repo
 from tamga.parties.domain import SealStatus, normalise_plate
@@ -162,7 +160,9 @@ async def lodge(
 
     catalog = load_catalog()
     errors = declaration_errors(catalog, decl)
-    operators = await parties_repo.operators_by_ids(session, [holder_id, decl.carrier_id])
+    operators, guarantee = await repository.operators_and_guarantee(
+        session, [holder_id, decl.carrier_id], holder_id, decl.guarantee.grn
+    )
     if holder_id not in operators:
         errors.append(FieldError("body.holder_id", f"no operator {holder_id}"))
     carrier = operators.get(decl.carrier_id)
@@ -170,7 +170,6 @@ async def lodge(
         errors.append(
             FieldError("body.carrier_id", f"operator {decl.carrier_id} is not a registered carrier")
         )
-    guarantee = await repository.guarantee_by_grn(session, decl.guarantee.grn)
     now = utcnow()
     if (
         guarantee is None
@@ -235,29 +234,27 @@ async def lodge(
         item_count=len(decl.items),
         lodged_at=now,
     )
-    movement.items = [
-        MovementItem(number=n, **item.model_dump()) for n, item in enumerate(decl.items, start=1)
-    ]
-    movement.events = [
-        MovementEvent(
-            at=now, kind="lodged", office_code=decl.departure_office, actor=principal.subject, details={}
-        )
-    ]
-    session.add(movement)
+    # The movement's parts go in as plain rows (no ORM objects to track). Its `items` and `events`
+    # are not loaded on the returned movement; read it again with `full` to see them.
+    offices = []
+    for role, code in _office_roles(decl):
+        office = catalog.office(code)
+        assert office is not None
+        offices.append({"office_code": code, "role": role, "country": office.country})
     try:
-        await session.flush()
+        await repository.insert_movement(
+            session,
+            movement,
+            items=[{"number": n, **item.model_dump()} for n, item in enumerate(decl.items, start=1)],
+            events=[_event_row(now, "lodged", decl.departure_office, principal.subject, {})],
+            offices=offices,
+        )
     except IntegrityError as exc:  # the LRN was lodged before (or concurrently, and committed first)
         if "lrn" not in str(exc.orig).lower():  # PostgreSQL names the constraint, SQLite the columns
             raise
         raise Conflict(
             f"a movement with LRN {decl.lrn} was already lodged", errors=[FieldError("body.lrn", "taken")]
         ) from exc
-    for role, code in _office_roles(decl):
-        office = catalog.office(code)
-        assert office is not None
-        session.add(
-            MovementOffice(movement_id=movement.id, office_code=code, role=role, country=office.country)
-        )
     audit.record(
         session,
         actor=principal.subject,
@@ -405,9 +402,19 @@ async def _transition(
 ) -> tuple[Movement, Status, MovementScope]:
     """Load, scope, authorise and check an action; give the movement, its next state and scope."""
     movement, scope = await get_visible(session, principal, ref, lock=True)
+    return movement, _authorised(principal, movement, scope, action, discrepancies), scope
+
+
+def _authorised(
+    principal: Principal,
+    movement: Movement,
+    scope: MovementScope,
+    action: Action,
+    discrepancies: bool | None = None,
+) -> Status:
+    """Give the state the action leads to, once the principal may take it (or refuse)."""
     authorise(principal, action, scope, _border_offices())
-    target = next_status(Status(movement.status), action, discrepancies=discrepancies)
-    return movement, target, scope
+    return next_status(Status(movement.status), action, discrepancies=discrepancies)
 
 
 def _event(
@@ -432,6 +439,13 @@ def _event(
             note=note or None,
         )
     )
+
+
+def _event_row(
+    at: datetime, kind: str, office: str | None, actor: str, details: dict[str, Any], note: str | None = None
+) -> dict[str, Any]:
+    """Give a timeline event as a plain row (for `repository.insert_parts` and `write_movement`)."""
+    return {"at": at, "kind": kind, "office_code": office, "actor": actor, "details": details, "note": note}
 
 
 def _audit(
@@ -460,19 +474,23 @@ async def accept(session: AsyncSession, principal: Principal, ref: str) -> Movem
     office = load_catalog().office(movement.departure_office)
     assert office is not None
     day_key, year_key = f"reg:{office.code}:{now:%Y%m%d}", f"mrn:{office.code}:{now:%Y}"
-    serials = await repository.next_counters(session, day_key, year_key)
+    serials = await repository.allocate_counters(session, day_key, year_key)
     day_serial, year_serial = serials[day_key], serials[year_key]
-    movement.registration_number = f"{office.code}/{now:%d%m%y}/{day_serial:07d}"
-    movement.mrn = build_mrn(now.year, office.country, office.code, year_serial)
-    movement.status, movement.accepted_at = target.value, now
-    _event(
+    registration = f"{office.code}/{now:%d%m%y}/{day_serial:07d}"
+    mrn = build_mrn(now.year, office.country, office.code, year_serial)
+    await repository.write_movement(
         session,
         movement,
-        principal,
-        "accepted",
-        at=now,
-        office=office.code,
-        details={"mrn": movement.mrn, "registration_number": movement.registration_number},
+        {"registration_number": registration, "mrn": mrn, "status": target.value, "accepted_at": now},
+        events=[
+            _event_row(
+                now,
+                "accepted",
+                office.code,
+                principal.subject,
+                {"mrn": mrn, "registration_number": registration},
+            )
+        ],
     )
     _audit(
         session, principal, movement, "accept", before, {"registration_number": movement.registration_number}
@@ -515,7 +533,11 @@ async def release(
     session: AsyncSession, principal: Principal, settings: Settings, ref: str, data: schemas.Release
 ) -> Movement:
     """Release for transit: reserve the amount at stake on the guarantee, arm the seals, set the time limit."""
-    movement, target, _ = await _transition(session, principal, ref, Action.RELEASE)
+    found = await repository.movement_with_guarantee_terms(session, ref)  # _transition, plus the terms
+    if found is None or not can_see(principal, scope := scope_of(found[0])):
+        raise NotFound(f"no movement {ref}")
+    movement, (kind, grn, currency) = found
+    target = _authorised(principal, movement, scope, Action.RELEASE)
     before, now = movement.status, utcnow()
     if data.time_limit is not None:
         problem = time_limit_problem(
@@ -540,37 +562,22 @@ async def release(
     if errors:
         raise Conflict("the declared seals cannot all be armed", errors=errors)
 
-    guarantee = await repository.guarantee(session, movement.guarantee_id)
-    assert guarantee is not None
-    if guarantee.kind != "waiver":
-        single = guarantee.kind in ("individual", "cash")
-        if not await repository.reserve(session, guarantee.id, movement.reserved_amount, single_use=single):
-            fresh = await repository.guarantee(session, guarantee.id)
-            assert fresh is not None
-            balance = fresh.reference_amount - fresh.reserved_amount - fresh.recovered_amount
-            raise InsufficientGuarantee(
-                f"guarantee {guarantee.grn} cannot cover {movement.reserved_amount} {guarantee.currency}: "
-                f"balance {balance} {guarantee.currency}"
-                + ("; an individual guarantee serves one movement" if single and fresh.used else ""),
-                needed=str(movement.reserved_amount),
-                balance=str(balance),
-            )
-    for seal in seals:
-        seal.status, seal.movement_id = SealStatus.ARMED.value, movement.id
-    movement.seals = [{"serial": serial, "status": SealStatus.ARMED.value} for serial in declared]
-    movement.status, movement.released_at, movement.time_limit = target.value, now, time_limit
-    _event(
+    details = {
+        "time_limit": time_limit.isoformat(),
+        "reserved": str(movement.reserved_amount),
+        "seals": declared,
+    }
+    await repository.write_movement(
         session,
         movement,
-        principal,
-        "released",
-        at=now,
-        office=movement.departure_office,
-        details={
-            "time_limit": time_limit.isoformat(),
-            "reserved": str(movement.reserved_amount),
-            "seals": declared,
+        {
+            "seals": [{"serial": serial, "status": SealStatus.ARMED.value} for serial in declared],
+            "status": target.value,
+            "released_at": now,
+            "time_limit": time_limit,
         },
+        events=[_event_row(now, "released", movement.departure_office, principal.subject, details)],
+        arm_seals=seals,
     )
     _audit(
         session,
@@ -578,8 +585,28 @@ async def release(
         movement,
         "release",
         before,
-        {"time_limit": time_limit, "reserved": movement.reserved_amount, "guarantee": guarantee.grn},
+        {"time_limit": time_limit, "reserved": movement.reserved_amount, "guarantee": grn},
     )
+    if kind != "waiver":
+        # Every movement on a guarantee queues on its row: everything else is written first (the
+        # movement, its seals and event above; the audit records now, taking their chain heads), so
+        # the reserve is the last statement and holds the row for one round trip and the commit.
+        await audit.append_now(session)
+        single = kind in ("individual", "cash")
+        if not await repository.reserve(
+            session, movement.guarantee_id, movement.reserved_amount, single_use=single
+        ):
+            # nothing above is committed: the caller rolls the whole unit of work back
+            fresh = await repository.guarantee(session, movement.guarantee_id)
+            assert fresh is not None
+            balance = fresh.reference_amount - fresh.reserved_amount - fresh.recovered_amount
+            raise InsufficientGuarantee(
+                f"guarantee {grn} cannot cover {movement.reserved_amount} {currency}: "
+                f"balance {balance} {currency}"
+                + ("; an individual guarantee serves one movement" if single and fresh.used else ""),
+                needed=str(movement.reserved_amount),
+                balance=str(balance),
+            )
     return movement
 
 
@@ -736,6 +763,15 @@ async def _free_seals(session: AsyncSession, movement: Movement) -> None:
     ]
 
 
+async def _give_back(session: AsyncSession, movement: Movement, *, recovered: bool) -> None:
+    """Release (or recover) the movement's reservation on its guarantee, last: after the audit heads
+    are taken, as release takes them, so the shared guarantee row is held only until the commit."""
+    await audit.append_now(session)
+    await repository.release_reservation(
+        session, movement.guarantee_id, movement.reserved_amount, recovered=recovered
+    )
+
+
 async def discharge(
     session: AsyncSession, principal: Principal, ref: str, data: schemas.Discharge
 ) -> Movement:
@@ -746,9 +782,6 @@ async def discharge(
             [FieldError("body.resolution", "discharge after discrepancies needs their resolution")]
         )
     before, now = movement.status, utcnow()
-    await repository.release_reservation(
-        session, movement.guarantee_id, movement.reserved_amount, recovered=False
-    )
     await _free_seals(session, movement)
     movement.status, movement.discharged_at = target.value, now
     _event(
@@ -762,6 +795,7 @@ async def discharge(
         note=data.resolution,
     )
     _audit(session, principal, movement, "discharge", before, {"released": movement.reserved_amount})
+    await _give_back(session, movement, recovered=False)
     return movement
 
 
@@ -797,9 +831,6 @@ async def recover(session: AsyncSession, principal: Principal, ref: str, data: s
     """Recover the duties and taxes at stake from the guarantee (non-arrival, or missing goods)."""
     movement, target, _ = await _transition(session, principal, ref, Action.RECOVER)
     before, now = movement.status, utcnow()
-    await repository.release_reservation(
-        session, movement.guarantee_id, movement.reserved_amount, recovered=True
-    )
     await _free_seals(session, movement)
     movement.status = target.value
     _event(
@@ -813,6 +844,7 @@ async def recover(session: AsyncSession, principal: Principal, ref: str, data: s
         note=data.note,
     )
     _audit(session, principal, movement, "recover", before, {"recovered": movement.reserved_amount})
+    await _give_back(session, movement, recovered=True)
     return movement
 
 
