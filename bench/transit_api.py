@@ -737,7 +737,11 @@ async def http_run(backend: str, url: str, workers: int, args: argparse.Namespac
         await db.dispose()
     bodies = [orjson.dumps(declaration(w, n, w.seals[n])) for n in range(args.movements + args.warmup)]
     async with server(url, workers, log_dir / f"server-{backend}-{workers}.log") as (base, pid):
-        limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+        # Idle connections expire on the client before uvicorn's 5 s keep-alive closes them on the server:
+        # otherwise a request can go out on a connection the server is closing ("Server disconnected").
+        limits = httpx.Limits(
+            max_connections=args.clients, max_keepalive_connections=args.clients, keepalive_expiry=3.0
+        )
         async with httpx.AsyncClient(base_url=base + "/api/v1", limits=limits, timeout=120) as http:
             tokens: dict[str, str] = {}
             login_ms: list[float] = []
