@@ -642,34 +642,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(kind: str, postgres_url: str) -> Any:
-    """Give the URL of a new, migrated database of the kind; remove it afterwards."""
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.ext.asyncio import create_async_engine
+def fresh_database(kind: str, postgres_url: str) -> Any:
+    """Give the URL of a new, migrated database of the kind, removed afterwards (the transit benchmark's)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import transit_api
 
-    from tamga.kit.migrate import upgrade_async
-
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="tamga-bench-") as tmp:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-            await upgrade_async(url)
-            yield url
-        return
-    base = make_url(postgres_url)
-    name = f"tamga_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = base.set(database=name).render_as_string(hide_password=False)
-        await upgrade_async(url)
-        yield url
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    return transit_api.fresh_database(kind, postgres_url)
 
 
 def transit_api_departure() -> str:
