@@ -31,11 +31,12 @@ from tamga.ingest.egts.subrecords import (
     ExtPosData,
     LiquidLevelSensor,
     PosData,
+    RawSubrecord,
     RecordResponse,
     StateData,
     Subrecord,
     TermIdentity,
-    decode_subrecord,
+    decoders_of,
     egts_seconds,
     egts_time,
     encode_subrecord,
@@ -66,6 +67,12 @@ PROTOCOL_VERSION: Final = 0x01
 HEADER_LENGTH: Final = 11
 ROUTED_HEADER_LENGTH: Final = 16
 MAX_FRAME_DATA: Final = 0xFFFF
+
+_RECORD_HEAD: Final = struct.Struct("<HHB")  # RL, RN, RFL
+_U32: Final = struct.Struct("<I")
+_RESPONSE_RECORD: Final = struct.Struct("<HHBBBBHHB")
+"""A whole RECORD_RESPONSE record from the platform: RL = 6, RN, RFL = 0, SST, RST, then SRT = 0, SRL = 3,
+CRN and RST."""
 
 Confirmation = tuple[int, int] | tuple[int, int, int]
 """(record number, result) or (record number, result, service) of one record to confirm."""
@@ -225,64 +232,78 @@ def _read_header(frame: bytes) -> TransportHeader:
     )
 
 
-def _read_subrecords(service: int, data: bytes, pid: int) -> tuple[Subrecord, ...]:
-    subrecords: list[Subrecord] = []
-    pos = 0
-    while pos < len(data):
-        if len(data) - pos < 3:
-            raise EgtsError(ResultCode.INVDATALEN, f"{len(data) - pos} bytes left, no subrecord header", pid)
-        srt, srl = data[pos], data[pos + 1] | data[pos + 2] << 8
-        start = pos + 3
-        if start + srl > len(data):
-            raise EgtsError(ResultCode.INVDATALEN, f"subrecord {srt} of {srl} bytes overruns its record", pid)
-        try:
-            subrecords.append(decode_subrecord(service, srt, data[start : start + srl]))
-        except EgtsError as error:
-            raise EgtsError(error.result_code, error.reason, pid) from None
-        pos = start + srl
-    return tuple(subrecords)
-
-
 def _read_records(data: bytes, pid: int) -> tuple[EgtsRecord, ...]:
     records: list[EgtsRecord] = []
+    append = records.append
+    unpack_head = _RECORD_HEAD.unpack_from
+    unpack_u32 = _U32.unpack_from
+    n = len(data)
     pos = 0
-    while pos < len(data):
-        if len(data) - pos < 7:
-            raise EgtsError(ResultCode.INVDATALEN, f"{len(data) - pos} bytes left, no record header", pid)
-        rl, rn, rfl = struct.unpack_from("<HHB", data, pos)
+    while pos < n:
+        if n - pos < 7:
+            raise EgtsError(ResultCode.INVDATALEN, f"{n - pos} bytes left, no record header", pid)
+        rl, rn, rfl = unpack_head(data, pos)
         p = pos + 5
-        optional: list[int | None] = []
-        for bit in (0x01, 0x02, 0x04):  # OBFE: OID, EVFE: EVID, TMFE: TM
-            if rfl & bit:
-                if len(data) - p < 4:
+        object_id = event_id = tm = None
+        if rfl & 0x07:  # OBFE: OID, EVFE: EVID, TMFE: TM, in that order
+            if rfl & 0x01:
+                if n - p < 4:
                     raise EgtsError(ResultCode.INVDATALEN, f"record {rn} header is cut short", pid)
-                optional.append(int.from_bytes(data[p : p + 4], "little"))
+                (object_id,) = unpack_u32(data, p)
                 p += 4
-            else:
-                optional.append(None)
-        if len(data) - p < 2:
+            if rfl & 0x02:
+                if n - p < 4:
+                    raise EgtsError(ResultCode.INVDATALEN, f"record {rn} header is cut short", pid)
+                (event_id,) = unpack_u32(data, p)
+                p += 4
+            if rfl & 0x04:
+                if n - p < 4:
+                    raise EgtsError(ResultCode.INVDATALEN, f"record {rn} header is cut short", pid)
+                (tm,) = unpack_u32(data, p)
+                p += 4
+        if n - p < 2:
             raise EgtsError(ResultCode.INVDATALEN, f"record {rn} header is cut short", pid)
         sst, rst = data[p], data[p + 1]
         p += 2
-        if p + rl > len(data):
+        end = p + rl
+        if end > n:
             raise EgtsError(ResultCode.INVDATALEN, f"record {rn} of {rl} bytes overruns the frame data", pid)
-        object_id, event_id, tm = optional
-        records.append(
+        # The subrecords (SRT, SRL, SRD), read in place from the frame data.
+        subrecords: list[Subrecord] = []
+        decoders = decoders_of(sst)
+        while p < end:
+            if end - p < 3:
+                raise EgtsError(ResultCode.INVDATALEN, f"{end - p} bytes left, no subrecord header", pid)
+            srt, srl = data[p], data[p + 1] | data[p + 2] << 8
+            start = p + 3
+            p = start + srl
+            if p > end:
+                raise EgtsError(
+                    ResultCode.INVDATALEN, f"subrecord {srt} of {srl} bytes overruns its record", pid
+                )
+            decoder = decoders.get(srt)
+            try:
+                subrecords.append(
+                    RawSubrecord(srt, data[start:p]) if decoder is None else decoder(data[start:p])
+                )
+            except EgtsError as error:
+                raise EgtsError(error.result_code, error.reason, pid) from None
+        append(
             EgtsRecord(
-                number=rn,
-                source_service=sst,
-                recipient_service=rst,
-                subrecords=_read_subrecords(sst, data[p : p + rl], pid),
-                object_id=object_id,
-                event_id=event_id,
-                time=egts_time(tm) if tm is not None else None,
-                source_on_device=bool(rfl & 0x80),
-                recipient_on_device=bool(rfl & 0x40),
-                group=bool(rfl & 0x20),
-                priority=(rfl >> 3) & 0x03,
+                rn,
+                sst,
+                rst,
+                tuple(subrecords),
+                object_id,
+                event_id,
+                egts_time(tm) if tm is not None else None,
+                bool(rfl & 0x80),
+                bool(rfl & 0x40),
+                bool(rfl & 0x20),
+                (rfl >> 3) & 0x03,
             )
         )
-        pos = p + rl
+        pos = end
     return tuple(records)
 
 
@@ -419,10 +440,16 @@ def records_to_fixes(packet: EgtsPacket, device_id: str) -> list[Fix]:
     """
     fixes: list[Fix] = []
     for record in packet.records:
-        positions = [sub for sub in record.subrecords if isinstance(sub, PosData)]
+        subrecords = record.subrecords
+        if len(subrecords) == 1:  # the usual record: its POS_DATA alone
+            only = subrecords[0]
+            if isinstance(only, PosData):
+                fixes.append(_fix_from(device_id, record, only, ()))
+            continue
+        positions = [sub for sub in subrecords if isinstance(sub, PosData)]
         if not positions:
             continue
-        extras = [sub for sub in record.subrecords if not isinstance(sub, PosData)]
+        extras = [sub for sub in subrecords if not isinstance(sub, PosData)]
         fixes.extend(_fix_from(device_id, record, pos, extras) for pos in positions)
     return fixes
 
@@ -499,10 +526,25 @@ def encode_response(
     defaults to TELEDATA and should be the service of the record confirmed (see `confirmations`).
     """
     records = []
+    pack = _RESPONSE_RECORD.pack
     for i, confirmation in enumerate(record_confirmations):
         service = confirmation[2] if len(confirmation) == 3 else SERVICE_TELEDATA
-        response = RecordResponse(confirmed_record=confirmation[0], result=confirmation[1])
-        records.append(encode_record(first_record_number + i, service, [response], from_device=False))
+        try:  # what encode_record(..., [RecordResponse(...)], from_device=False) gives, in one pack
+            record = pack(
+                6,
+                (first_record_number + i) & 0xFFFF,
+                0,
+                service,
+                service,
+                0,
+                3,
+                confirmation[0],
+                confirmation[1],
+            )
+        except struct.error:  # a value out of range: let the general encoder refuse it as it does
+            response = RecordResponse(confirmed_record=confirmation[0], result=confirmation[1])
+            record = encode_record(first_record_number + i, service, [response], from_device=False)
+        records.append(record)
     frame_data = struct.pack("<HB", pid_answered & 0xFFFF, result) + b"".join(records)
     return encode_packet(own_pid, PacketType.RESPONSE, frame_data)
 

@@ -39,6 +39,9 @@ EPOCH: Final = datetime(2010, 1, 1, tzinfo=UTC)
 _U24_MAX: Final = 0xFFFFFF
 _U32_MAX: Final = 0xFFFFFFFF
 
+_POS_FIXED: Final = struct.Struct("<IIIBHBHBBB")
+"""The fixed 21 bytes of POS_DATA: NTM, LAT, LONG, FLG, SPD, DIR, ODM (as 2 + 1 bytes), DIN, SRC."""
+
 
 def egts_time(seconds: int) -> datetime:
     """The UTC moment of an EGTS time value."""
@@ -221,6 +224,45 @@ class PosData:
 
     @classmethod
     def decode(cls, data: bytes) -> PosData:
+        """The hot path: one `unpack_from` of the fixed part; short data goes through `_decode_checked`."""
+        n = len(data)
+        if n < 21:
+            return cls._decode_checked(data)
+        ntm, lat_raw, lon_raw, flags, spd, direction, odo_low, odo_high, din, source = _POS_FIXED.unpack_from(
+            data
+        )
+        pos = 21
+        altitude: int | None = None
+        if flags & 0x80:
+            if n < 24:
+                return cls._decode_checked(data)
+            altitude = data[21] | data[22] << 8 | data[23] << 16
+            if spd & 0x4000:
+                altitude = -altitude
+            pos = 24
+        lat = lat_raw * 90.0 / _U32_MAX
+        lon = lon_raw * 180.0 / _U32_MAX
+        return cls(
+            egts_time(ntm),
+            -lat if flags & 0x20 else lat,
+            -lon if flags & 0x40 else lon,
+            bool(flags & 0x01),
+            bool(flags & 0x02),
+            bool(flags & 0x04),
+            bool(flags & 0x08),
+            bool(flags & 0x10),
+            (spd & 0x3FFF) / 10,
+            direction | ((spd >> 15) << 8),
+            (odo_low | odo_high << 16) / 10,
+            din,
+            source,
+            altitude,
+            data[pos] | data[pos + 1] << 8 if n - pos >= 2 else None,
+        )
+
+    @classmethod
+    def _decode_checked(cls, data: bytes) -> PosData:
+        """Field-by-field bounds-checked decoding: the reference for `decode`, and its error messages."""
         r = _Reader(data, "POS_DATA")
         ntm, lat_raw, lon_raw, flags, spd, direction = struct.unpack("<IIIBHB", r.take(16))
         odometer = r.u24()
@@ -553,9 +595,24 @@ _BY_SERVICE: Final[Mapping[int, Mapping[int, Callable[[bytes], Subrecord]]]] = {
 }
 
 
+_NO_DECODERS: Final[Mapping[int, Callable[[bytes], Subrecord]]] = {}
+_DECODERS_OF: Final[Mapping[int, Mapping[int, Callable[[bytes], Subrecord]]]] = {
+    service: {**by_type, **_COMMON} for service, by_type in _BY_SERVICE.items()
+}
+
+
+def decoders_of(service: int) -> Mapping[int, Callable[[bytes], Subrecord]]:
+    """The decoders by subrecord type in a record of `service` (RECORD_RESPONSE in every service).
+
+    What `decode_subrecord` looks up, for a caller that decodes all the subrecords of one record; a type
+    missing from it is kept as a `RawSubrecord`.
+    """
+    return _DECODERS_OF.get(service, _COMMON)
+
+
 def decode_subrecord(service: int, srt: int, data: bytes) -> Subrecord:
     """The subrecord of type `srt` in a record of `service`; raw when this codec does not know it."""
-    decoder = _COMMON.get(srt) or _BY_SERVICE.get(service, {}).get(srt)
+    decoder = _COMMON.get(srt) or _BY_SERVICE.get(service, _NO_DECODERS).get(srt)
     if decoder is None:
         return RawSubrecord(srt=srt, data=data)
     return decoder(data)
