@@ -58,6 +58,7 @@ OFFICE_TIME = {"RU": timezone(timedelta(hours=3)), "BY": timezone(timedelta(hour
 TARIFF_CURRENCIES = frozenset({"EUR", "USD"})
 # Amounts are NUMERIC(18, 2): keep every total and balance well inside it.
 MONEY_CEILING = Decimal(10) ** 15
+AUTO_ACTOR = "system:clearance"  # who releases a declaration that needs no officer
 
 
 def _plain(value: Any) -> Any:
@@ -471,7 +472,7 @@ def _history(
 
 async def _auto_release(session: AsyncSession, decl: GoodsDeclaration, now: datetime) -> None:
     """Release a green declaration of an AEO (or a blue one) with no human action, if the account pays."""
-    actor = "system:clearance"
+    actor = AUTO_ACTOR
     shortfall = await _pay(session, decl, actor, now)
     if shortfall is not None:
         decl.hold_reason = (
@@ -489,8 +490,16 @@ async def _auto_release(session: AsyncSession, decl: GoodsDeclaration, now: date
             after={"status": decl.status, "hold_reason": decl.hold_reason},
         )
         return
+    _released_automatically(session, decl, now)
+
+
+def _released_automatically(session: AsyncSession, decl: GoodsDeclaration, now: datetime) -> None:
+    """Record the release of a paid declaration with no human action (at lodging, or when funds came)."""
     target = next_status(Status(decl.status), Action.AUTO_RELEASE, Lane(decl.lane))
-    _set_status(session, decl, target, "auto_release", actor, now, extra={"debited": str(decl.total_payable)})
+    decl.hold_reason = None
+    _set_status(
+        session, decl, target, "auto_release", AUTO_ACTOR, now, extra={"debited": str(decl.total_payable)}
+    )
     decl.released_at = now
 
 
@@ -924,20 +933,9 @@ async def _release_held(session: AsyncSession, account: ClearanceAccount) -> Non
     """
     now = utcnow()
     for decl in await repository.held_for_funds(session, account.operator_id, account.country):
-        if await _pay(session, decl, "system:clearance", now) is not None:
+        if await _pay(session, decl, AUTO_ACTOR, now) is not None:
             break
-        target = next_status(Status(decl.status), Action.AUTO_RELEASE, Lane(decl.lane))
-        decl.hold_reason = None
-        _set_status(
-            session,
-            decl,
-            target,
-            "auto_release",
-            "system:clearance",
-            now,
-            extra={"debited": str(decl.total_payable)},
-        )
-        decl.released_at = now
+        _released_automatically(session, decl, now)
 
 
 async def statement(

@@ -233,8 +233,7 @@ async def tax_gap(
         session, principal, state=state, shipped_from=shipped_from, shipped_to=shipped_to
     )
     rows = [schemas.GapRow(**row) for row in reconciliation.gap_rows(docs, by)]
-    country = state or principal.country or ""
-    return schemas.TaxGap(state=country, by=by, counts=docs.result.counts(), rows=rows)
+    return schemas.TaxGap(state=docs.state, by=by, counts=docs.result.counts(), rows=rows)
 
 
 @router.get("/gap/documents", response_model=list[schemas.GapDocument])

@@ -63,6 +63,7 @@ Category = Literal["matched", "mismatched", "unconfirmed", "unclaimed"]
 class StateDocuments:
     """One state's documents as the engine's columns, with the numbers to show for their ids."""
 
+    state: str
     claims: Claims
     confirmations: Confirmations
     claim_numbers: dict[int, str]
@@ -154,6 +155,7 @@ async def documents(
     claims = claims_from_rows(claim_rows(claim_list))
     confirmations = confirmations_from_rows(confirmation_rows(confirmation_list))
     return StateDocuments(
+        state=country,
         claims=claims,
         confirmations=confirmations,
         claim_numbers={c.id: c.number for c in claim_list},
