@@ -5,37 +5,31 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamga.kit.db import unnest_insert, unnest_params
+from tamga.kit.db import driver, json_text
 from tamga.models import AuditHead, AuditRecord
 
 _RECORDS = cast(Table, AuditRecord.__table__)
 _HEADS = cast(Table, AuditHead.__table__)
 _RECORD_COLUMNS = [c.name for c in _RECORDS.c if c.name != "id"]
-_HEAD_COLUMNS = [c.name for c in _HEADS.c]
 
 
-def _append_statement() -> Any:
-    """PostgreSQL: move every head to its new (seq, hash) from bound arrays, the records' INSERT riding
-    as a WITH: one statement, compiled once whatever the number of records and chains."""
-    moves = select(
-        *[
-            func.unnest(bindparam(f"head_{name}", type_=ARRAY(_HEADS.c[name].type))).label(name)
-            for name in _HEAD_COLUMNS
-        ]
-    ).subquery("moves")
-    return (
-        update(_HEADS)
-        .where(_HEADS.c.id == moves.c.id)
-        .values(seq=moves.c.seq, hash=moves.c.hash)
-        .add_cte(unnest_insert(_RECORDS, _RECORD_COLUMNS, "rec").cte("appended"))
-    )
-
-
-_APPEND = _append_statement()
+# PostgreSQL, on the driver (`kit.db.driver`): the heads' locked read, and the append in one statement
+# (the heads move from bound arrays, the records' INSERT rides as a data-modifying WITH).
+_PG_LOCK_HEADS = "SELECT id, seq, hash FROM audit_head WHERE id = ANY($1::int4[]) ORDER BY id FOR UPDATE"
+_PG_APPEND = """
+WITH appended AS (
+    INSERT INTO audit_records (chain, seq, at, actor, action, entity_type, entity_id, before, after,
+                               prev_hash, hash)
+    SELECT * FROM unnest($1::int4[], $2::int8[], $3::timestamptz[], $4::varchar[], $5::varchar[],
+                         $6::varchar[], $7::varchar[], $8::json[], $9::json[], $10::varchar[], $11::varchar[])
+)
+UPDATE audit_head SET seq = moves.seq, hash = moves.hash
+FROM unnest($12::int4[], $13::int8[], $14::varchar[]) AS moves (id, seq, hash)
+WHERE audit_head.id = moves.id
+"""
 
 
 async def lock_heads(session: AsyncSession, chains: list[int]) -> dict[int, tuple[int, str]]:
@@ -43,6 +37,11 @@ async def lock_heads(session: AsyncSession, chains: list[int]) -> dict[int, tupl
 
     SQLite's writer lock already serialises; on PostgreSQL only appenders to the same chain wait.
     """
+    raw = await driver(session)
+    if raw is not None:
+        return {
+            chain: (seq, digest) for chain, seq, digest in await raw.fetch(_PG_LOCK_HEADS, sorted(chains))
+        }
     h = AuditHead.__table__.c
     stmt = select(h.id, h.seq, h.hash).where(h.id.in_(sorted(chains))).order_by(h.id).with_for_update()
     return {chain: (seq, digest) for chain, seq, digest in (await session.execute(stmt)).all()}
@@ -57,10 +56,14 @@ async def append(
     data-modifying WITH): an append is one round trip after the locked read of the heads. On SQLite
     an INSERT of the rows and one UPDATE of every head (a CASE on the chain).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        moves = [{"id": c, "seq": seq, "hash": digest} for c, (seq, digest) in sorted(heads.items())]
-        params = unnest_params(rows, _RECORD_COLUMNS, "rec") | unnest_params(moves, _HEAD_COLUMNS, "head")
-        await session.execute(_APPEND, params)
+    raw = await driver(session)
+    if raw is not None:
+        columns = [[row[name] for row in rows] for name in _RECORD_COLUMNS]  # the order of _PG_APPEND
+        for json_column in (_RECORD_COLUMNS.index("before"), _RECORD_COLUMNS.index("after")):
+            columns[json_column] = [json_text(v) for v in columns[json_column]]
+        chains = sorted(heads)
+        moves = [chains, [heads[c][0] for c in chains], [heads[c][1] for c in chains]]
+        await raw.execute(_PG_APPEND, *columns, *moves)
         return
     h = _HEADS.c
     chains = sorted(heads)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -195,6 +196,38 @@ async def autonomous(session: AsyncSession) -> AsyncIterator[AsyncConnection | N
     bind = session.get_bind()
     async with autocommit(bind if isinstance(bind, Engine) else bind.engine) as conn:
         yield conn
+
+
+async def driver(session: AsyncSession) -> Any | None:
+    """Give the asyncpg connection under the session's transaction on PostgreSQL (None on SQLite).
+
+    For the hottest statements: SQLAlchemy's execution (statement cache, parameter and result
+    processing, the greenlet hand-offs) costs about 50 us of CPU a statement here, the driver alone
+    about 10. The session's transaction is begun first when it has not been (SQLAlchemy's asyncpg
+    adapter begins lazily, at its first statement), so what runs on the driver commits or rolls back
+    with the session. Parameters go as the driver takes them: JSON as text (`json_text`), aware
+    datetimes, Decimals.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return None
+    fairy = await connection.get_raw_connection()
+    adapter, raw = fairy.dbapi_connection, fairy.driver_connection
+    if raw is None or adapter is None:  # pragma: no cover - a pooled connection always has both
+        return None
+    if not raw.is_in_transaction():
+        begin = getattr(adapter, "_start_transaction", None)
+        if begin is not None:  # the adapter's own BEGIN: one round trip, tracked by the adapter
+            await begin()
+        else:  # pragma: no cover - another SQLAlchemy version: any statement begins it
+            await connection.exec_driver_sql("SELECT 1")
+    return raw
+
+
+def json_text(value: Any) -> str | None:
+    """Give a value as the text a JSON column takes on the driver (`json.dumps`, as SQLAlchemy's JSON
+    type serialises it), None as SQL NULL (what the ORM writes for a column it was given no value for)."""
+    return None if value is None else json.dumps(value)
 
 
 def unnest_insert(table: Table, columns: Sequence[str], prefix: str) -> Insert:
