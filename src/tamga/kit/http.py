@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,6 +28,18 @@ class ProblemResponse(JSONResponse):
 def problem_response(error: TamgaError, instance: str | None = None) -> ProblemResponse:
     """Give the HTTP response for a business error."""
     return ProblemResponse(error.problem(instance), status_code=error.status, headers=error.headers())
+
+
+def model_response(model: BaseModel, status_code: int = 200) -> Response:
+    """Give an endpoint's model as its JSON response, serialised once by pydantic.
+
+    Returned as a model, FastAPI would validate it again against the route's `response_model` and
+    serialise it through `jsonable_encoder`: for a movement, more CPU than the rest of the web layer's
+    work on the request. The route keeps its `response_model` for the OpenAPI document.
+    """
+    return Response(
+        model.model_dump_json(by_alias=True), status_code=status_code, media_type="application/json"
+    )
 
 
 def field_path(loc: Sequence[str | int]) -> str:

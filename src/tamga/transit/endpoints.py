@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from tamga.auth.deps import CurrentPrincipal, require_roles
 from tamga.auth.domain import Principal, Role
 from tamga.kit.db import commit
-from tamga.kit.http import SessionDep, SettingsDep
+from tamga.kit.http import SessionDep, SettingsDep, model_response
 from tamga.kit.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
 from tamga.models import Movement
 from tamga.transit import repository, schemas, service
@@ -42,12 +42,9 @@ async def get_guarantee(grn: str, session: SessionDep, principal: CurrentPrincip
 @router.post("/movements", response_model=schemas.Movement, status_code=status.HTTP_201_CREATED)
 async def lodge(
     body: schemas.TransitDeclarationCreate, session: SessionDep, principal: CurrentPrincipal
-) -> schemas.Movement:
+) -> Response:
     """Lodge a transit declaration; every field at fault is named in one refusal."""
-    movement = await service.lodge(session, principal, body)
-    result = service.view(movement, full=False)
-    await commit(session)
-    return result
+    return await _respond(session, await service.lodge(session, principal, body), status.HTTP_201_CREATED)
 
 
 @router.get("/movements", response_model=Page[schemas.MovementSummary])
@@ -106,14 +103,16 @@ async def get_document(ref: Ref, session: SessionDep, principal: CurrentPrincipa
     )
 
 
-async def _respond(session: SessionDep, movement: Movement) -> schemas.Movement:
+async def _respond(
+    session: SessionDep, movement: Movement, status_code: int = status.HTTP_200_OK
+) -> Response:
     result = service.view(movement, full=False)
     await commit(session)
-    return result
+    return model_response(result, status_code)
 
 
 @router.post("/movements/{ref}/accept", response_model=schemas.Movement)
-async def accept(ref: Ref, session: SessionDep, principal: CurrentPrincipal) -> schemas.Movement:
+async def accept(ref: Ref, session: SessionDep, principal: CurrentPrincipal) -> Response:
     """Accept a lodged declaration: it gets its registration number and MRN."""
     return await _respond(session, await service.accept(session, principal, ref))
 
@@ -121,7 +120,7 @@ async def accept(ref: Ref, session: SessionDep, principal: CurrentPrincipal) -> 
 @router.post("/movements/{ref}/reject", response_model=schemas.Movement)
 async def reject(
     ref: Ref, body: schemas.Rejection, session: SessionDep, principal: CurrentPrincipal
-) -> schemas.Movement:
+) -> Response:
     """Reject a lodged declaration, with reasons."""
     return await _respond(session, await service.reject(session, principal, ref, body))
 
@@ -129,7 +128,7 @@ async def reject(
 @router.post("/movements/{ref}/invalidate", response_model=schemas.Movement)
 async def invalidate(
     ref: Ref, body: schemas.Note, session: SessionDep, principal: CurrentPrincipal
-) -> schemas.Movement:
+) -> Response:
     """Invalidate a declaration before release."""
     return await _respond(session, await service.invalidate(session, principal, ref, body))
 
@@ -137,7 +136,7 @@ async def invalidate(
 @router.post("/movements/{ref}/release", response_model=schemas.Movement)
 async def release(
     ref: Ref, body: schemas.Release, session: SessionDep, settings: SettingsDep, principal: CurrentPrincipal
-) -> schemas.Movement:
+) -> Response:
     """Release for transit: guarantee reserved, seals armed, time limit set."""
     return await _respond(session, await service.release(session, principal, settings, ref, body))
 
@@ -145,7 +144,7 @@ async def release(
 @router.post("/movements/{ref}/crossings", response_model=schemas.Movement)
 async def notify_crossing(
     ref: Ref, body: schemas.Crossing, session: SessionDep, principal: CurrentPrincipal
-) -> schemas.Movement:
+) -> Response:
     """Notify that the movement crossed at a border office."""
     return await _respond(session, await service.notify_crossing(session, principal, ref, body))
 
@@ -153,15 +152,13 @@ async def notify_crossing(
 @router.post("/movements/{ref}/incidents", response_model=schemas.Movement)
 async def record_incident(
     ref: Ref, body: schemas.Incident, session: SessionDep, principal: CurrentPrincipal
-) -> schemas.Movement:
+) -> Response:
     """Record an incident en route."""
     return await _respond(session, await service.record_incident(session, principal, ref, body))
 
 
 @router.post("/movements/{ref}/arrival", response_model=schemas.Movement)
-async def arrive(
-    ref: Ref, body: schemas.Note, session: SessionDep, principal: CurrentPrincipal
-) -> schemas.Movement:
+async def arrive(ref: Ref, body: schemas.Note, session: SessionDep, principal: CurrentPrincipal) -> Response:
     """Record arrival at the office of destination."""
     return await _respond(session, await service.arrive(session, principal, ref, body))
 
@@ -169,7 +166,7 @@ async def arrive(
 @router.post("/movements/{ref}/unloading-remarks", response_model=schemas.Movement)
 async def record_unloading(
     ref: Ref, body: schemas.UnloadingRemarks, session: SessionDep, principal: CurrentPrincipal
-) -> schemas.Movement:
+) -> Response:
     """Record unloading remarks, with or without discrepancies."""
     return await _respond(session, await service.record_unloading(session, principal, ref, body))
 
@@ -177,7 +174,7 @@ async def record_unloading(
 @router.post("/movements/{ref}/discharge", response_model=schemas.Movement)
 async def discharge(
     ref: Ref, body: schemas.Discharge, session: SessionDep, principal: CurrentPrincipal
-) -> schemas.Movement:
+) -> Response:
     """Discharge the procedure and release the guarantee."""
     return await _respond(session, await service.discharge(session, principal, ref, body))
 
@@ -185,14 +182,12 @@ async def discharge(
 @router.post("/movements/{ref}/enquiry", response_model=schemas.Movement)
 async def open_enquiry(
     ref: Ref, body: schemas.Note, session: SessionDep, principal: CurrentPrincipal
-) -> schemas.Movement:
+) -> Response:
     """Open a non-arrival enquiry after the time limit."""
     return await _respond(session, await service.open_enquiry(session, principal, ref, body))
 
 
 @router.post("/movements/{ref}/recovery", response_model=schemas.Movement)
-async def recover(
-    ref: Ref, body: schemas.Note, session: SessionDep, principal: CurrentPrincipal
-) -> schemas.Movement:
+async def recover(ref: Ref, body: schemas.Note, session: SessionDep, principal: CurrentPrincipal) -> Response:
     """Recover the duties and taxes at stake from the guarantee."""
     return await _respond(session, await service.recover(session, principal, ref, body))
