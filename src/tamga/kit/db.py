@@ -208,6 +208,10 @@ async def driver(session: AsyncSession) -> Any | None:
     with the session. Parameters go as the driver takes them: JSON as text (`json_text`), aware
     datetimes, Decimals.
     """
+    transaction = session.sync_session.get_transaction()
+    cached = session.info.get("driver")
+    if cached is not None and transaction is not None and cached[0] is transaction and transaction.is_active:
+        return cached[1]  # the same transaction holds the same connection
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
         return None
@@ -221,6 +225,7 @@ async def driver(session: AsyncSession) -> Any | None:
             await begin()
         else:  # pragma: no cover - another SQLAlchemy version: any statement begins it
             await connection.exec_driver_sql("SELECT 1")
+    session.info["driver"] = (session.sync_session.get_transaction(), raw)
     return raw
 
 

@@ -87,8 +87,7 @@ def instance(cls: type[M], row: Mapping[str, Any]) -> M:
     """Give a mapped object holding a row read on the driver, as loaded (nothing to flush), without a
     session: for a use case that writes it back on the driver too (`set_committed_value`)."""
     obj: M = class_mapper(cls).class_manager.new_instance()
-    for key, value in row.items():
-        set_committed_value(obj, key, value)
+    obj.__dict__.update(row)  # what the ORM's loader does: loaded values, no history
     return obj
 
 
