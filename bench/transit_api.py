@@ -57,7 +57,7 @@ from rich.table import Table
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, Pool
 
 from tamga.auth import service as auth_service
 from tamga.auth.domain import Principal, Role
@@ -894,8 +894,31 @@ async def service_run(backend: str, url: str, args: argparse.Namespace, log_dir:
         def count(*_: Any) -> None:
             counter[0] += 1
 
-        # every engine in this process: work done outside the session (kit.db.autonomous) counts too
+        # every engine in this process: work done outside the session (kit.db.autonomous) counts too;
+        # statements sent to asyncpg directly (kit.db.driver) are counted by the driver's query logger
+        # (BEGIN and COMMIT left out, as SQLAlchemy's own are, and the driver's lookups of types in the
+        # catalogue, once per connection and type)
+        def driver_count(query: Any) -> None:
+            text = query.query
+            if text.split(None, 1)[0].rstrip(";").upper() in ("BEGIN", "COMMIT", "ROLLBACK"):
+                return
+            if "typeinfo_tree" in text or "'jit'" in text:
+                return
+            count()
+
+        def log_driver(dbapi_connection: Any, *_: Any) -> None:
+            raw = getattr(dbapi_connection, "driver_connection", None)
+            if hasattr(raw, "add_query_logger"):
+                raw.add_query_logger(driver_count)
+
+        def unlog_driver(dbapi_connection: Any, *_: Any) -> None:
+            raw = getattr(dbapi_connection, "driver_connection", None)
+            if hasattr(raw, "remove_query_logger"):
+                raw.remove_query_logger(driver_count)
+
         event.listen(Engine, "before_cursor_execute", count)
+        event.listen(Pool, "checkout", log_driver)
+        event.listen(Pool, "checkin", unlog_driver)
         for n in range(counted):
             c0 = counter[0]
             m = await lodge(n)
@@ -907,6 +930,8 @@ async def service_run(backend: str, url: str, args: argparse.Namespace, log_dir:
             sql["accept"] += c2 - c1
             sql["release"] += counter[0] - c2
         event.remove(Engine, "before_cursor_execute", count)
+        event.remove(Pool, "checkout", log_driver)
+        event.remove(Pool, "checkin", unlog_driver)
         probe = movement(counted)
         await drive(args.warmup - counted, args.clients, probe)
         async with (
