@@ -55,8 +55,10 @@ class Movement(Base):
     lrn: Mapped[str] = mapped_column(String(22))
     mrn: Mapped[str | None] = mapped_column(String(18), unique=True)
     registration_number: Mapped[str | None] = mapped_column(String(30), unique=True)
-    status: Mapped[str] = mapped_column(String(20), index=True)
-    holder_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    # status and holder_id are the leading columns of ix_movements_status_time_limit and the unique
+    # (holder_id, lrn): no index of their own (migration 0009)
+    status: Mapped[str] = mapped_column(String(20))
+    holder_id: Mapped[int] = mapped_column(ForeignKey("operators.id"))
     carrier_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
     consignor: Mapped[dict[str, Any]] = mapped_column(JSON)
     consignee: Mapped[dict[str, Any]] = mapped_column(JSON)
