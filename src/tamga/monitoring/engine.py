@@ -21,16 +21,20 @@ The batch policy, the same in both:
   A fix in the same batch as newer ones is not late: the sort puts it in its place.
 
 How it is vectorised: the fixes become columns (numpy), put in order by movement and time once (a
-counting sort by movement in a compiled kernel, `engine_kernels`). Projection and distance to the route
-and position along it (`engine_routes`: every route's segments in shared arrays with a grid; a compiled
-kernel finds each fix's cell, searching from where the movement's last fix found its own, and measures
-the segments listed there), authorised places (a padded movements x places distance matrix: a handful of
-places per movement, no index beats it), countries (`borders`, a grid of 1-degree tiles over the Natural
-Earth polygons, looked up by a kernel) and implied speeds are computed for the whole batch in one pass
-each. The rules are then group scans over the sorted columns, with each movement's state as the carry
-into its first fix, each scan one compiled loop: latches (seal, battery, implausible movement, late,
-time limit) carry the last deciding fix; dwell rules (corridor, stop) count runs; the smoothed speed is
-a recurrence along each movement; crossings follow each movement's confirmed country fix by fix.
+counting sort by movement in a compiled kernel, `engine_kernels`, which also drops the duplicates and cuts
+the groups). Projection and distance to the route and position along it (`engine_routes`: every route's
+segments in shared arrays with a grid; one compiled pass projects each valid fix, finds its cell,
+searching from where the movement's last fix found its own, with the next movements' route data fetched
+ahead, and measures the segments listed there), authorised places (a padded movements x places distance
+matrix: a handful of places per movement, no index beats it) and countries (`borders`, a grid of 1-degree
+tiles over the Natural Earth polygons, looked up by a kernel; only points in a tile's boundary cells go
+to the exact test) are computed for the whole batch at once. The rules are then two compiled scans over
+the sorted columns, with each movement's state as the carry into its first fix and its state after the
+last written back in place: one over every fix (signal, time limit, seal, battery), one over the valid
+fixes (implied and smoothed speed, implausible movement, the corridor's and the stop's dwell runs, late).
+Latches carry the last deciding fix; dwell rules count runs; the smoothed speed is a recurrence along
+each movement; crossings (a third kernel) follow each movement's confirmed country fix by fix. The scans
+flag the fixes where something happened, and only those become events, in Python.
 The kernels (numba) are compiled when `engine_kernels` is imported and cached on disk; their arithmetic
 is the per-fix reference's, in the same order.
 
@@ -47,7 +51,7 @@ import math
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -92,7 +96,6 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 Details = dict[str, float | int | str | bool | None]
-ArrayT = TypeVar("ArrayT", bound=npt.NDArray[Any])
 
 __all__ = [
     "FUTURE_TOLERANCE",
@@ -162,60 +165,11 @@ def columns_from_fixes(plans: Mapping[int, MovementPlan], fixes: Sequence[tuple[
     )
 
 
-# --- group scans ----------------------------------------------------------------------------------
-# Every scan takes elements sorted by group, `starts` (first element of its group) and `first` (index of
-# the group's first element), and the groups' carried state indexed by group.
-
-
-def _before(values: ArrayT, starts: BoolArray, carry: ArrayT) -> ArrayT:
-    """Each element's predecessor's value in its group, or the carry (already per element) at a start."""
-    shifted = np.empty_like(values)
-    if values.size:
-        shifted[0] = carry[0]
-        shifted[1:] = values[:-1]
-    return cast(ArrayT, np.where(starts, carry, shifted))
-
-
-def _latch(
-    starts: BoolArray, first: IntArray, set_: BoolArray, reset: BoolArray, carry_open: BoolArray
-) -> tuple[BoolArray, BoolArray, BoolArray]:
-    """An alarm that a fix opens (`set_`) or closes (`reset`) and others leave: opens, closes, open after."""
-    return engine_kernels.latch(starts, set_, reset, carry_open)
-
-
-@dataclass(frozen=True, slots=True)
-class _Runs:
-    opens: BoolArray
-    closes: BoolArray
-    open_after: BoolArray
-    since: IntArray
-    count: IntArray
-
-
-def _dwell(
-    starts: BoolArray,
-    first: IntArray,
-    t: IntArray,
-    cond: BoolArray,
-    carry_since: IntArray,
-    carry_count: IntArray,
-    carry_open: BoolArray,
-    dwell_us: IntArray,
-    min_fixes: IntArray,
-) -> _Runs:
-    """An alarm that opens once `cond` has held for `dwell_us` and `min_fixes` fixes, and closes when it
-    stops holding. Carries are per element (the group's); `carry_since` is NONE_US when nothing runs."""
-    opens, closes, open_after, since, count = engine_kernels.dwell(
-        starts, t, cond, carry_since, carry_count, carry_open, dwell_us, min_fixes, NONE_US
-    )
-    return _Runs(opens, closes, open_after, since, count)
-
-
 # --- the batch ------------------------------------------------------------------------------------
 
 
 def _dt(us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=us)
+    return EPOCH + timedelta(0, 0, us)
 
 
 def _iso_from_us(us: float) -> str:
@@ -366,7 +320,7 @@ def process_batch(
 
     # refuse what cannot be taken
     ids, id_index = engine_kernels.distinct(np.ascontiguousarray(cols.movement, dtype=np.int64))
-    found = [plans.get(m) for m in ids.tolist()]
+    found = list(map(plans.get, ids.tolist()))
     movement_plans = [plan for plan in found if plan is not None]
     if len(movement_plans) == ids.size:
         known_ids, known, movement_index = ids, np.ones(n, dtype=np.bool_), id_index
@@ -402,24 +356,13 @@ def process_batch(
 
     # sort by movement, time, position
     time_us = np.ascontiguousarray(cols.time_us, dtype=np.int64)
-    order = engine_kernels.order_by_group(movement_index, time_us, take, known_ids.size)
-    m, t = movement_index[order], cols.time_us[order]
-    repeat = np.zeros(order.size, dtype=np.bool_)
-    repeat[1:] = (m[1:] == m[:-1]) & (t[1:] == t[:-1])
-    repeat |= t == newest[m]
-    duplicates = int(repeat.sum())
-    order, m, t = order[~repeat], m[~repeat], t[~repeat]
-    late = t < newest[m]
+    # duplicates out; groups: each movement's late fixes (replayed from a blank state), then its live ones
+    order, t, g, group_movement, group_scratch, duplicates, late = engine_kernels.order_batch(
+        movement_index, time_us, take, known_ids.size, newest
+    )
     if not order.size:
         return BatchResult([], rejected, duplicates, 0)
-
-    # groups: each movement's late fixes (replayed from a blank state), then its live ones
-    new_group = np.ones(order.size, dtype=np.bool_)
-    new_group[1:] = (m[1:] != m[:-1]) | (late[1:] != late[:-1])
-    g = np.cumsum(new_group) - 1
-    group_movement = m[new_group]
-    group_scratch = late[new_group]
-    col = {name: numbers[group_movement, i] for i, name in enumerate(PlanNumbers._fields)}
+    col = dict(zip(PlanNumbers._fields, numbers[group_movement].T, strict=True))
     boundaries = borders.load_boundaries()
     events = _Events(known_ids[group_movement].tolist(), group_scratch.tolist())
     if table is not None:
@@ -446,7 +389,7 @@ def process_batch(
         geometry = _Geometry(slots, _places(prepared), np.full(slots.size, -1, dtype=np.int64))
         _apply(cols, order, g, t, col, carry, geometry, group_scratch, boundaries.codes, events)
         _write_states(group_states, ~group_scratch, before, carry, boundaries.codes)
-    return BatchResult(sort_events(events.items), rejected, duplicates, int(late.sum()))
+    return BatchResult(sort_events(events.items), rejected, duplicates, late)
 
 
 _RELEASED: Final = PlanNumbers._fields.index("released_us")
@@ -513,117 +456,113 @@ def _apply(
     events: _Events,
 ) -> None:
     """Run every rule over the sorted elements; emit events; leave the groups' new state in `carry`."""
-    pos = order
     n = order.size
-    starts, ends, first = engine_kernels.groups(g)
-    end_group = g[ends]
 
     def ref(element: int) -> FixRef:
-        return FixRef(int(pos[element]), _dt(int(t[element])))
+        return FixRef(int(order[element]), _dt(int(t[element])))
+
+    # geometry of the valid fixes, all movements at once (the groups' cell hints updated)
+    frame = np.column_stack([col["lat0"], col["lon0"], col["radius"]])
+    v, lat_v, lon_v, xv, yv, distance, along = engine_kernels.locate_fixes(
+        order,
+        g,
+        np.ascontiguousarray(cols.lat, dtype=np.float64),
+        np.ascontiguousarray(cols.lon, dtype=np.float64),
+        np.ascontiguousarray(cols.valid, dtype=np.bool_),
+        frame,
+        geometry.slots,
+        geometry.cell_hints,
+        *STORE.arrays(),
+    )
+    in_place = np.zeros(n, dtype=np.bool_)
+    if geometry.places.shape[1] and v.size:
+        places = geometry.places[g[v]]
+        near = np.hypot(xv[:, None] - places[:, :, 0], yv[:, None] - places[:, :, 1]) <= places[:, :, 2]
+        in_place[v] = near.any(axis=1)
+
+    # the rules of every fix: signal, time limit, seal, battery (the carry updated in place)
+    after_us, limit_us = _ints(col["signal_after_us"]), _ints(col["limit_us"])
+    flags, since = engine_kernels.fix_rules(
+        g,
+        t,
+        order,
+        np.ascontiguousarray(cols.opened, dtype=np.int8),
+        np.ascontiguousarray(cols.tampered, dtype=np.int8),
+        np.ascontiguousarray(cols.low_battery, dtype=np.int8),
+        in_place,
+        _ints(col["released_us"]),
+        after_us,
+        limit_us,
+        carry.last_us,
+        carry.open[Rule.SIGNAL_LOST],
+        carry.open[Rule.TIME_LIMIT_EXCEEDED],
+        carry.open[Rule.SEAL_OPENED],
+        carry.open[Rule.LOW_BATTERY],
+        NONE_US,
+    )
+    hit = np.flatnonzero(flags)
+    hits = list(zip(hit.tolist(), flags[hit].tolist(), g[hit].tolist(), t[hit].tolist(), strict=True))
+    K = engine_kernels
 
     # signal: a fix closes an open alarm; a gap longer than the threshold opens and closes one
-    after_us = _ints(col["signal_after_us"])
-    since = _before(
-        t, starts, np.where(carry.last_us != NONE_US, carry.last_us, _ints(col["released_us"]))[g]
-    )
-    carried_open = starts & carry.open[Rule.SIGNAL_LOST][g]
-    gap_open = ~carried_open & (t - since > after_us[g])
-    for e in np.flatnonzero(carried_open | gap_open).tolist():
-        group, since_us = int(g[e]), int(since[e])
-        if gap_open[e]:
+    for e, f, group, at in hits:
+        if not f & K.SIGNAL_CLOSE:
+            continue
+        since_us = int(since[e])
+        if f & K.SIGNAL_GAP:
             previous: tuple[FixRef, ...] = ()
-            if not starts[e]:
+            if e > 0 and g[e - 1] == group:
                 previous = (ref(e - 1),)
-            elif carry.last_us[group] != NONE_US:
+            elif f & K.SIGNAL_CARRIED_FIX:
                 previous = (FixRef(None, _dt(since_us)),)
+            threshold = int(after_us[group])
             events.add(
                 group,
                 Rule.SIGNAL_LOST,
                 EventKind.OPEN,
-                _dt(since_us + int(after_us[group])),
+                _dt(since_us + threshold),
                 previous,
-                {"silent_since": _dt(since_us).isoformat(), "threshold_s": int(after_us[group]) / 1e6},
+                {"silent_since": _dt(since_us).isoformat(), "threshold_s": threshold / 1e6},
             )
         events.add(
             group,
             Rule.SIGNAL_LOST,
             EventKind.CLOSE,
-            _dt(int(t[e])),
+            _dt(at),
             (ref(e),),
-            {"silent_s": (int(t[e]) - since_us) / 1e6},
+            {"silent_s": (at - since_us) / 1e6},
         )
-    carry.open[Rule.SIGNAL_LOST][end_group] = False
-    carry.last_us[end_group] = t[ends]
 
     # time limit: opened by the first fix after it, never closed here
-    limit_us = _ints(col["limit_us"])
-    opens, _, after = _latch(
-        starts, first, t > limit_us[g], np.zeros(n, dtype=np.bool_), carry.open[Rule.TIME_LIMIT_EXCEEDED][g]
-    )
-    for e in np.flatnonzero(opens).tolist():
-        group = int(g[e])
-        limit = _dt(int(limit_us[group]))
-        events.add(
-            group,
-            Rule.TIME_LIMIT_EXCEEDED,
-            EventKind.OPEN,
-            limit,
-            (ref(e),),
-            {"time_limit": limit.isoformat()},
-        )
-    carry.open[Rule.TIME_LIMIT_EXCEEDED][end_group] = after[ends]
-
-    # geometry of the valid fixes, all movements at once
-    lat, lon = cols.lat[order], cols.lon[order]
-    valid = cols.valid[order] & np.isfinite(lat) & np.isfinite(lon)
-    v = np.flatnonzero(valid)
-    gv = g[v]
-    lat_v, lon_v = lat[v], lon[v]
-    frame = np.column_stack([col["lat0"], col["lon0"], col["radius"]])
-    v_starts, v_ends, _ = engine_kernels.groups(gv)
-    xv, yv = engine_kernels.project_groups(gv, v_starts, lat_v, lon_v, frame)
-    hints = np.where(v_starts, geometry.cell_hints[gv], -1)
-    distance, along, found = STORE.locate_hinted(geometry.slots[gv], xv, yv, hints)
-    geometry.cell_hints[gv[v_ends]] = found[v_ends]
-    in_place = np.zeros(n, dtype=np.bool_)
-    if geometry.places.shape[1] and v.size:
-        places = geometry.places[gv]
-        near = np.hypot(xv[:, None] - places[:, :, 0], yv[:, None] - places[:, :, 1]) <= places[:, :, 2]
-        in_place[v] = near.any(axis=1)
+    for e, f, group, _ in hits:
+        if f & K.LIMIT_OPEN:
+            limit = _dt(int(limit_us[group]))
+            events.add(
+                group,
+                Rule.TIME_LIMIT_EXCEEDED,
+                EventKind.OPEN,
+                limit,
+                (ref(e),),
+                {"time_limit": limit.isoformat()},
+            )
 
     # seal: opened or tampered outside an authorised place opens; closed and intact closes
-    opened, tampered = cols.opened[order], cols.tampered[order]
-    bad = (opened == 1) | (tampered == 1)
-    reported = (opened >= 0) | (tampered >= 0)
-    opens, closes, after = _latch(
-        starts, first, bad & ~in_place, reported & ~bad, carry.open[Rule.SEAL_OPENED][g]
-    )
-    for e in np.flatnonzero(opens | closes).tolist():
-        if opens[e]:
-            details: Details = {
-                "opened": _bool_or_none(int(opened[e])),
-                "tampered": _bool_or_none(int(tampered[e])),
-            }
-        else:
-            details = {"opened": False, "tampered": _bool_or_none(int(tampered[e]))}
-        kind = EventKind.OPEN if opens[e] else EventKind.CLOSE
-        events.add(int(g[e]), Rule.SEAL_OPENED, kind, _dt(int(t[e])), (ref(e),), details)
-    carry.open[Rule.SEAL_OPENED][end_group] = after[ends]
+    for e, f, group, at in hits:
+        if f & (K.SEAL_OPEN | K.SEAL_CLOSE):
+            tampered = _bool_or_none(int(cols.tampered[order[e]]))
+            if f & K.SEAL_OPEN:
+                details: Details = {"opened": _bool_or_none(int(cols.opened[order[e]])), "tampered": tampered}
+            else:
+                details = {"opened": False, "tampered": tampered}
+            kind = EventKind.OPEN if f & K.SEAL_OPEN else EventKind.CLOSE
+            events.add(group, Rule.SEAL_OPENED, kind, _dt(at), (ref(e),), details)
 
     # battery
-    low, battery = cols.low_battery[order], cols.battery_v[order]
-    opens, closes, after = _latch(starts, first, low == 1, low == 0, carry.open[Rule.LOW_BATTERY][g])
-    for e in np.flatnonzero(opens | closes).tolist():
-        kind = EventKind.OPEN if opens[e] else EventKind.CLOSE
-        events.add(
-            int(g[e]),
-            Rule.LOW_BATTERY,
-            kind,
-            _dt(int(t[e])),
-            (ref(e),),
-            {"battery_v": _float_or_none(float(battery[e]))},
-        )
-    carry.open[Rule.LOW_BATTERY][end_group] = after[ends]
+    for e, f, group, at in hits:
+        if f & (K.BATTERY_OPEN | K.BATTERY_CLOSE):
+            kind = EventKind.OPEN if f & K.BATTERY_OPEN else EventKind.CLOSE
+            battery = _float_or_none(float(cols.battery_v[order[e]]))
+            events.add(group, Rule.LOW_BATTERY, kind, _dt(at), (ref(e),), {"battery_v": battery})
 
     if v.size:
         _position_rules(
@@ -635,7 +574,7 @@ def _apply(
             (lat_v, lon_v, xv, yv, frame),
             distance,
             along,
-            in_place[v],
+            in_place,
             col,
             carry,
             scratch,
@@ -660,157 +599,131 @@ def _position_rules(
     codes: Sequence[str],
     events: _Events,
 ) -> None:
-    """The rules that need a valid position, over the valid fixes only (`where`: their lat, lon, x, y
-    and the groups' frames)."""
-    pos = order[v]
-    gv, tv = g[v], t[v]
+    """The rules that need a valid position, over the valid fixes only (`v`: their elements; `where`:
+    their lat, lon, x, y and the groups' frames), in one compiled pass (`engine_kernels.position_rules`)."""
     lat, lon, xv, yv, frame = where
-    nv = v.size
-    starts, ends, first = engine_kernels.groups(gv)
-    end_group = gv[ends]
-
-    def ref(element: int) -> FixRef:
-        return FixRef(int(pos[element]), _dt(int(tv[element])))
-
-    # the previous valid fix (in the batch, or the carried one), the implied and the smoothed speed
-    limits = np.column_stack([col["max_speed_kmh"], col["stop_speed_kmh"], col["smoothing_s"]])
-    has_previous, previous_us, step_m, implied, too_fast, speed = engine_kernels.motion(
-        gv,
-        starts,
-        tv,
+    plan_f = np.column_stack(
+        [col[name] for name in ("max_speed_kmh", "stop_speed_kmh", "smoothing_s", "width_m", "length_m")]
+    )
+    plan_i = np.column_stack(
+        [
+            _ints(col[name])
+            for name in (
+                "deviation_dwell_us",
+                "deviation_min_fixes",
+                "stop_dwell_us",
+                "limit_us",
+                "late_margin_us",
+            )
+        ]
+    )
+    rules = (Rule.IMPLAUSIBLE_MOVEMENT, Rule.CORRIDOR_DEVIATION, Rule.UNSCHEDULED_STOP, Rule.LATE)
+    carry_i = np.column_stack([carry.pos_us, carry.outside_since, carry.outside_fixes, carry.stopped_since])
+    carry_f = np.column_stack([carry.pos_lat, carry.pos_lon, carry.speed, carry.remaining])
+    carry_open = np.column_stack([carry.open[rule] for rule in rules])
+    flags, times, values, counts = engine_kernels.position_rules(
+        v,
+        g,
+        t,
+        order,
         xv,
         yv,
+        lat,
+        lon,
+        distance,
+        along,
+        in_place,
+        np.ascontiguousarray(cols.speed_kmh, dtype=np.float64),
         frame,
-        carry.pos_us,
-        carry.pos_lat,
-        carry.pos_lon,
-        carry.speed,
-        limits,
+        plan_f,
+        plan_i,
+        carry_i,
+        carry_f,
+        carry_open,
         NONE_US,
     )
+    carry.pos_us[:], carry.outside_since[:], carry.outside_fixes[:], carry.stopped_since[:] = carry_i.T
+    carry.pos_lat[:], carry.pos_lon[:], carry.speed[:], carry.remaining[:] = carry_f.T
+    for i, rule in enumerate(rules):
+        carry.open[rule][:] = carry_open[:, i]
+
+    K = engine_kernels
+    hit = np.flatnonzero(flags)
+    elements = v[hit]
+    hits = []  # per flagged fix: flags, group, time, its evidence, its index among the valid fixes
+    for j, f, group, at, position in zip(
+        hit.tolist(),
+        flags[hit].tolist(),
+        g[elements].tolist(),
+        t[elements].tolist(),
+        order[elements].tolist(),
+        strict=True,
+    ):
+        when = _dt(at)
+        hits.append((f, group, when, FixRef(position, when), j))
 
     # implausible movement
-    opens, closes, after = _latch(
-        starts, first, too_fast, has_previous & ~too_fast, carry.open[Rule.IMPLAUSIBLE_MOVEMENT][gv]
-    )
-    for e in np.flatnonzero(opens | closes).tolist():
-        group = int(gv[e])
-        if opens[e]:
-            before = ref(e - 1) if not starts[e] else FixRef(None, _dt(int(previous_us[e])))
-            evidence: tuple[FixRef, ...] = (before, ref(e))
-            details: Details = {"speed_kmh": float(implied[e]), "distance_m": float(step_m[e])}
-            events.add(group, Rule.IMPLAUSIBLE_MOVEMENT, EventKind.OPEN, _dt(int(tv[e])), evidence, details)
-        else:
-            events.add(
-                group,
-                Rule.IMPLAUSIBLE_MOVEMENT,
-                EventKind.CLOSE,
-                _dt(int(tv[e])),
-                (ref(e),),
-                {"speed_kmh": float(implied[e])},
-            )
-    carry.open[Rule.IMPLAUSIBLE_MOVEMENT][end_group] = after[ends]
-
-    stop_speed = col["stop_speed_kmh"][gv]
-    carry.speed[end_group] = speed[ends]
+    for f, group, when, fix, j in hits:
+        if f & K.MOTION_OPEN:
+            if j > 0 and g[v[j - 1]] == group:
+                e = int(v[j - 1])
+                before = FixRef(int(order[e]), _dt(int(t[e])))
+            else:
+                before = FixRef(None, _dt(int(times[j, 0])))
+            details: Details = {"speed_kmh": float(values[j, 1]), "distance_m": float(values[j, 0])}
+            events.add(group, Rule.IMPLAUSIBLE_MOVEMENT, EventKind.OPEN, when, (before, fix), details)
+        elif f & K.MOTION_CLOSE:
+            details = {"speed_kmh": float(values[j, 1])}
+            events.add(group, Rule.IMPLAUSIBLE_MOVEMENT, EventKind.CLOSE, when, (fix,), details)
 
     # corridor deviation
-    outside = distance > col["width_m"][gv]
-    runs = _dwell(
-        starts,
-        first,
-        tv,
-        outside,
-        carry.outside_since[gv],
-        carry.outside_fixes[gv],
-        carry.open[Rule.CORRIDOR_DEVIATION][gv],
-        _ints(col["deviation_dwell_us"])[gv],
-        _ints(col["deviation_min_fixes"])[gv],
-    )
-    for e in np.flatnonzero(runs.opens | runs.closes).tolist():
-        group, at = int(gv[e]), _dt(int(tv[e]))
-        if runs.opens[e]:
+    for f, group, when, fix, j in hits:
+        if f & K.CORRIDOR_OPEN:
             details = {
-                "distance_m": float(distance[e]),
-                "outside_since": _dt(int(runs.since[e])).isoformat(),
-                "outside_fixes": int(runs.count[e]),
+                "distance_m": float(distance[j]),
+                "outside_since": _dt(int(times[j, 1])).isoformat(),
+                "outside_fixes": int(counts[j]),
             }
-            events.add(group, Rule.CORRIDOR_DEVIATION, EventKind.OPEN, at, (ref(e),), details)
-        else:
-            events.add(
-                group,
-                Rule.CORRIDOR_DEVIATION,
-                EventKind.CLOSE,
-                at,
-                (ref(e),),
-                {"distance_m": float(distance[e])},
-            )
-    carry.open[Rule.CORRIDOR_DEVIATION][end_group] = runs.open_after[ends]
-    carry.outside_since[end_group] = runs.since[ends]
-    carry.outside_fixes[end_group] = runs.count[ends]
+            events.add(group, Rule.CORRIDOR_DEVIATION, EventKind.OPEN, when, (fix,), details)
+        elif f & K.CORRIDOR_CLOSE:
+            details = {"distance_m": float(distance[j])}
+            events.add(group, Rule.CORRIDOR_DEVIATION, EventKind.CLOSE, when, (fix,), details)
 
     # unscheduled stop, over the valid fixes whose speed is known (reported, else implied)
-    reported = cols.speed_kmh[pos]
-    stop_speed_of = np.where(np.isnan(reported), implied, reported)
-    k = np.flatnonzero(~np.isnan(stop_speed_of))
-    if k.size:
-        gk = gv[k]
-        k_starts, k_ends, k_first = engine_kernels.groups(gk)
-        sk = stop_speed_of[k]
-        stopped = (sk < stop_speed[k]) & ~in_place[k]
-        runs = _dwell(
-            k_starts,
-            k_first,
-            tv[k],
-            stopped,
-            carry.stopped_since[gk],
-            np.zeros(k.size, dtype=np.int64),
-            carry.open[Rule.UNSCHEDULED_STOP][gk],
-            _ints(col["stop_dwell_us"])[gk],
-            np.ones(k.size, dtype=np.int64),
-        )
-        for j in np.flatnonzero(runs.opens | runs.closes).tolist():
-            e = int(k[j])
-            group, at = int(gv[e]), _dt(int(tv[e]))
-            if runs.opens[j]:
-                details = {"stopped_since": _dt(int(runs.since[j])).isoformat(), "speed_kmh": float(sk[j])}
-                events.add(group, Rule.UNSCHEDULED_STOP, EventKind.OPEN, at, (ref(e),), details)
-            else:
-                events.add(
-                    group, Rule.UNSCHEDULED_STOP, EventKind.CLOSE, at, (ref(e),), {"speed_kmh": float(sk[j])}
-                )
-        carry.open[Rule.UNSCHEDULED_STOP][gk[k_ends]] = runs.open_after[k_ends]
-        carry.stopped_since[gk[k_ends]] = runs.since[k_ends]
+    for f, group, when, fix, j in hits:
+        if f & K.STOP_OPEN:
+            details = {
+                "stopped_since": _dt(int(times[j, 2])).isoformat(),
+                "speed_kmh": float(values[j, 5]),
+            }
+            events.add(group, Rule.UNSCHEDULED_STOP, EventKind.OPEN, when, (fix,), details)
+        elif f & K.STOP_CLOSE:
+            details = {"speed_kmh": float(values[j, 5])}
+            events.add(group, Rule.UNSCHEDULED_STOP, EventKind.CLOSE, when, (fix,), details)
 
     # late: estimated arrival from the remaining route and the recent moving speed
-    remaining = col["length_m"][gv] - along + distance
-    eta = tv + remaining / (speed / 3.6) * 1e6
-    limit_us = _ints(col["limit_us"])[gv]
-    margin_us = _ints(col["late_margin_us"])[gv]
-    opens, closes, after = _latch(
-        starts, first, eta > limit_us, eta <= limit_us - margin_us, carry.open[Rule.LATE][gv]
+    for f, group, when, fix, j in hits:
+        if f & (K.LATE_OPEN | K.LATE_CLOSE):
+            kind = EventKind.OPEN if f & K.LATE_OPEN else EventKind.CLOSE
+            details = {
+                "eta": _iso_from_us(float(values[j, 2])),
+                "remaining_km": float(values[j, 3]) / 1000,
+                "speed_kmh": float(values[j, 4]),
+            }
+            events.add(group, Rule.LATE, kind, when, (fix,), details)
+
+    # border crossings, over the live groups' valid fixes of known country
+    boundaries = borders.load_boundaries()
+    country = engine_kernels.country_classes(
+        lat, lon, ~scratch[g[v]], boundaries.grid.row, boundaries.grid.cells
     )
-    for e in np.flatnonzero(opens | closes).tolist():
-        kind = EventKind.OPEN if opens[e] else EventKind.CLOSE
-        details = {
-            "eta": _iso_from_us(float(eta[e])),
-            "remaining_km": float(remaining[e]) / 1000,
-            "speed_kmh": float(speed[e]),
-        }
-        events.add(int(gv[e]), Rule.LATE, kind, _dt(int(tv[e])), (ref(e),), details)
-    carry.open[Rule.LATE][end_group] = after[ends]
-    carry.remaining[end_group] = remaining[ends]
-
-    carry.pos_us[end_group] = tv[ends]
-    carry.pos_lat[end_group] = lat[ends]
-    carry.pos_lon[end_group] = lon[ends]
-
-    live = np.flatnonzero(~scratch[gv])
-    country = np.full(nv, -1, dtype=np.int64)
-    country[live] = borders.country_index_at(lat[live], lon[live])
+    exact = np.flatnonzero(country < -1)  # a boundary runs through the cell, or its tile is new
+    if exact.size:
+        country[exact] = borders.country_index_at(lat[exact], lon[exact])
     c = np.flatnonzero(country >= 0)
     if c.size:
-        _crossings(gv[c], tv[c], lat[c], lon[c], pos[c], country[c], col, carry, codes, events)
+        vc = v[c]
+        _crossings(g[vc], t[vc], lat[c], lon[c], order[vc], country[c], col, carry, codes, events)
 
 
 def _crossings(

@@ -194,6 +194,22 @@ class RouteStore:
         self._dead_segments = 0
         self.generation += 1
 
+    def arrays(
+        self,
+    ) -> tuple[IntArray, IntArray, npt.NDArray[np.int32], FloatArray, IntArray, IntArray, float]:
+        """Give the store's arrays as the kernels take them (`engine_kernels.locate`'s last arguments):
+        the cells, their first entries, the entries, the segments, each slot's first segment and count,
+        and `EXACT_WITHIN_M`. Valid until the next registration or compaction."""
+        return (
+            self._cells[: self._cell_count],
+            self._cell_start[: self._cell_count + 1],
+            self._entries[: self._entry_count],
+            self._segments[: self._segment_count],
+            self._first[: self._slot_count],
+            self._count[: self._slot_count],
+            EXACT_WITHIN_M,
+        )
+
     def locate(self, slots: IntArray, x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Give each point's distance to its route (the route of its slot) and the distance along the route
         of the nearest point on it; the first nearest segment along the route wins a tie."""
@@ -210,13 +226,7 @@ class RouteStore:
             np.ascontiguousarray(x, dtype=np.float64),
             np.ascontiguousarray(y, dtype=np.float64),
             np.ascontiguousarray(hints, dtype=np.int64),
-            self._cells[: self._cell_count],
-            self._cell_start[: self._cell_count + 1],
-            self._entries[: self._entry_count],
-            self._segments[: self._segment_count],
-            self._first[: self._slot_count],
-            self._count[: self._slot_count],
-            EXACT_WITHIN_M,
+            *self.arrays(),
         )
 
 

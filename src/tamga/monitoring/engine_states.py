@@ -17,7 +17,9 @@ were a copy. `nbytes_per_row` says what a movement costs here.
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from collections.abc import Iterator, MutableMapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -214,16 +216,21 @@ class StateTable(MutableMapping[int, MovementState]):
     def rows_for(self, ids: Sequence[int], plans: Sequence[MovementPlan]) -> IntArray:
         """Give the rows of movements (creating each missing one at its plan's initial state), with
         their plans' numbers and places cached."""
-        rows: list[int] = []
+        if len(ids) != len(plans):
+            raise ValueError("one plan per movement")
         known, cached = self._row, self._plans
-        for movement_id, plan in zip(ids, plans, strict=True):
-            row = known.get(movement_id)
-            if row is None:
-                self[movement_id] = initial_state(plan)
-                row = known[movement_id]
-            if cached[row] is not plan:
-                self._cache_plan(row, plan)
-            rows.append(row)
+        # C-level passes over the movements (maps); a Python loop only for the new ones and new plans
+        rows = list(map(known.get, ids, itertools.repeat(-1)))
+        if min(rows, default=0) < 0:
+            for i, (movement_id, plan) in enumerate(zip(ids, plans, strict=True)):
+                if rows[i] < 0:
+                    if movement_id not in known:
+                        self[movement_id] = initial_state(plan)
+                    rows[i] = known[movement_id]
+        if not all(map(operator.is_, map(cached.__getitem__, rows), plans)):
+            for row, plan in zip(rows, plans, strict=True):
+                if cached[row] is not plan:
+                    self._cache_plan(row, plan)
         return np.array(rows, dtype=np.int64)
 
     def _cache_plan(self, row: int, plan: MovementPlan) -> None:
