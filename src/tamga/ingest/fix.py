@@ -1,9 +1,14 @@
-"""The protocol-neutral position fix every device gateway produces."""
+"""The protocol-neutral position fix every device gateway produces, the same fixes as columns (`FixBlock`,
+what a gateway may decode a packet into instead), and the attributes a stored fix keeps."""
 
 from __future__ import annotations
 
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Final
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +42,74 @@ class Fix:
     def __post_init__(self) -> None:
         if self.time.tzinfo is None or self.time.utcoffset() is None:
             raise ValueError("Fix.time must be timezone-aware")
+
+
+_json: Final = json.JSONEncoder(separators=(",", ":")).encode  # compact; one encoder, not one per call
+
+
+def fix_attributes(fix: Fix) -> dict[str, Any]:
+    """What a stored row of `fix` keeps beyond its columns: its protocol parameters, then its altitude,
+    satellites, HDOP, inputs, analog inputs and counters where it has them."""
+    attributes: dict[str, Any] = dict(fix.params)
+    for name, value in (
+        ("altitude_m", fix.altitude_m),
+        ("satellites", fix.satellites),
+        ("hdop", fix.hdop),
+        ("inputs", fix.inputs),
+    ):
+        if value is not None:
+            attributes[name] = value
+    if fix.analog:
+        attributes["analog"] = {str(k): v for k, v in sorted(fix.analog.items())}
+    if fix.counters:
+        attributes["counters"] = {str(k): v for k, v in sorted(fix.counters.items())}
+    return attributes
+
+
+def attributes_json(fix: Fix) -> str:
+    """`fix_attributes` as the compact JSON text the row stores."""
+    return _json(fix_attributes(fix))
+
+
+class FixBlock(ABC):
+    """Fixes of one device as columns, one entry per fix in the order reported: what a gateway decodes a
+    packet of plain position records into, so that storing and monitoring them needs no `Fix` per fix.
+
+    `time_us` is microseconds since the Unix epoch (UTC); `attributes` the JSON text of each fix's row
+    attributes (what `ingest.service` would make of the fix's `Fix`); `fix(i)` gives the `Fix` itself,
+    built only when something asks for it. A block's fixes carry no battery reading and no analog input,
+    so their seal state depends on their digital `inputs` alone.
+    """
+
+    __slots__ = (
+        "attributes",
+        "black_box",
+        "course",
+        "device_id",
+        "inputs",
+        "lat",
+        "lon",
+        "record_id",
+        "speed_kmh",
+        "time_us",
+        "valid",
+    )
+
+    device_id: str
+    record_id: Sequence[int]
+    time_us: Sequence[int]
+    lat: Sequence[float]
+    lon: Sequence[float]
+    speed_kmh: Sequence[float]
+    course: Sequence[int]
+    valid: Sequence[bool]
+    black_box: Sequence[bool]
+    inputs: Sequence[int]
+    attributes: Sequence[str]
+
+    def __len__(self) -> int:
+        return len(self.time_us)
+
+    @abstractmethod
+    def fix(self, index: int) -> Fix:
+        """The `Fix` of one entry, as the protocol's general decoder gives it."""

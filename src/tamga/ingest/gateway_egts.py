@@ -15,7 +15,9 @@ A session:
    record confirmed to the terminal is durable. A record already stored (a retransmission) is confirmed OK and
    stored nothing. Before authentication a record is refused with AUTH_DENIED and the connection closed;
    a record naming another object (OID) than the authenticated terminal with PROC_SRC_DENIED; records of
-   other services with SRVC_NFOUND.
+   other services with SRVC_NFOUND. A packet of plain position records alone (one POS_DATA per TELEDATA
+   record: nearly every packet) is decoded straight into columns (`codec.decode_positions`) and stored
+   from them; it is answered exactly as the general path would answer it.
 3. A packet the codec refuses is answered with the codec's processing result (DATACRC_ERROR,
    INVDATALEN...) for its PID; a header the codec refuses (HEADERCRC_ERROR, UNS_PROTOCOL...) is answered
    for the PID the header claims, if it has one, and the connection is closed, since the stream cannot be
@@ -31,6 +33,8 @@ from typing import Final
 
 from tamga.ingest.egts.codec import (
     PacketType,
+    decode_positions,
+    encode_ok_response,
     encode_packet,
     encode_record,
     encode_response,
@@ -45,7 +49,7 @@ from tamga.ingest.egts.subrecords import (
     RawSubrecord,
     TermIdentity,
 )
-from tamga.ingest.service import Device, Report, identify_device
+from tamga.ingest.service import BlockReport, Device, Report, identify_device
 from tamga.ingest.tcp import Connection, Cut, TcpGateway
 
 log = logging.getLogger(__name__)
@@ -72,6 +76,14 @@ class _Session:
         first = self._record_number
         self._record_number = (first + len(confirmations)) & 0xFFFF
         return encode_response(pid, result, confirmations, self._next_pid(), first_record_number=first)
+
+    def _ok_response(self, pid: int, record_numbers: Sequence[int]) -> bytes:
+        """`_response` confirming TELEDATA records that all went well."""
+        first = self._record_number
+        self._record_number = (first + len(record_numbers)) & 0xFFFF
+        return encode_ok_response(
+            pid, record_numbers, SERVICE_TELEDATA, self._next_pid(), first_record_number=first
+        )
 
     def _result_code(self, code: int) -> bytes:
         """An APPDATA packet with the AUTH service's RESULT_CODE: the outcome of authentication."""
@@ -128,10 +140,20 @@ class _Session:
     async def _handle(self, frames: Sequence[bytes]) -> None:
         """Answer the packets of one read: store their fixes, commit, then confirm in order."""
         replies: list[bytes] = []
-        reports: list[Report] = []
+        items: list[Report | BlockReport] = []  # what the read reported, in order
         errors = 0
         refused = False
         for frame in frames:
+            device = self.device
+            if device is not None:
+                # Plain position records (nearly every packet once authenticated): decoded straight into
+                # columns, confirmed as the general path below would confirm them.
+                positions = decode_positions(frame, self.terminal_id, device.device_id)
+                if positions is not None:
+                    pid, block = positions
+                    items.append(BlockReport(device, block, PROTOCOL))
+                    replies.append(self._ok_response(pid, block.record_id))
+                    continue
             try:
                 packet = decode_egts_packet(frame)
             except EgtsError as error:
@@ -169,15 +191,15 @@ class _Session:
                 if len(accepted) != len(packet.records):
                     packet = dataclasses.replace(packet, records=tuple(accepted))
                 device = self.device
-                reports.extend(
+                items.extend(
                     Report(device, fix, PROTOCOL) for fix in records_to_fixes(packet, device.device_id)
                 )
             replies.append(self._response(packet.pid, ResultCode.OK, confirmations))
             replies.extend(after)
             if refused:
                 break
-        if reports:
-            outcome = await self.gateway.ingest.persist(reports)
+        if items:
+            outcome = await self.gateway.ingest.persist(items)
             self.conn.stats.stored += len(outcome.stored)
             self.conn.stats.duplicates += outcome.duplicates
         await self.conn.send(b"".join(replies))

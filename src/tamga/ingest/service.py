@@ -1,7 +1,8 @@
 """Ingest use cases: who a device is, and storing its fixes once each. The callers commit.
 
 Every channel ends here: the EGTS and Wialon IPS gateways, the MQTT subscriber and `POST /telemetry`
-authenticate a device into a `Device`, turn what it sent into `Report`s, store them with `store_reports`
+authenticate a device into a `Device`, turn what it sent into `Report`s (or, for the EGTS gateway's plain
+position packets, `BlockReport`s: the fixes as columns, with no `Fix` each), store them with `store_reports`
 (HTTP, one request one transaction) or through the group-commit writer (`ingest.writer`: the TCP gateways
 and MQTT, many connections' reports in one transaction with `store_submissions`) and, after the commit,
 publish what was new on the monitoring bus.
@@ -10,19 +11,21 @@ publish what was new on the monitoring bus.
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 from operator import attrgetter
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamga.auth.domain import Principal, Role
 from tamga.auth.security import dummy_hash, verify_password
 from tamga.ingest import store
-from tamga.ingest.bus import StoredFix
-from tamga.ingest.fix import Fix
+from tamga.ingest.bus import StoredBlock, StoredFix, StoredFixes
+from tamga.ingest.fix import Fix, FixBlock, attributes_json
 from tamga.ingest.profiles import DeviceProfile, SealState, UnknownDeviceModel, device_profile, seal_state
 from tamga.ingest.schemas import SealStateReport, TelemetryFixIn
 from tamga.kit.errors import FieldError, Forbidden, ValidationFailed
@@ -57,11 +60,42 @@ class Report:
     state: SealState | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BlockReport:
+    """The fixes a device reported as columns (`FixBlock`: a packet of plain position records), which are
+    stored without a `Fix` per fix. Their seal state is read through the device profile."""
+
+    device: Device
+    block: FixBlock
+    protocol: str
+
+
+Submission = Sequence[Report] | Sequence[BlockReport] | Sequence[Report | BlockReport]
+"""What one caller hands over to be stored at once."""
+
+
+def submission_size(submission: Submission) -> int:
+    """How many fixes a submission holds."""
+    return sum(len(item.block) if isinstance(item, BlockReport) else 1 for item in submission)
+
+
+def as_reports(submission: Submission) -> list[Report]:
+    """A submission as one `Report` per fix (a block's fixes built as `Fix`es)."""
+    reports: list[Report] = []
+    for item in submission:
+        if isinstance(item, BlockReport):
+            block = item.block
+            reports.extend(Report(item.device, block.fix(i), item.protocol) for i in range(len(block)))
+        else:
+            reports.append(item)
+    return reports
+
+
 @dataclass(slots=True)
 class StoreOutcome:
     """What a store gave: the fixes that were new, in time order, and how many were already stored."""
 
-    stored: list[StoredFix] = field(default_factory=list)
+    stored: StoredFixes = field(default_factory=StoredFixes)
     duplicates: int = 0
 
 
@@ -132,23 +166,6 @@ async def device_by_seal_id(session: AsyncSession, seal_id: int) -> Device | Non
     return device_of(seal) if _admissible(seal, None) and seal is not None else None
 
 
-def _attributes(fix: Fix) -> dict[str, Any]:
-    attributes: dict[str, Any] = dict(fix.params)
-    for name, value in (
-        ("altitude_m", fix.altitude_m),
-        ("satellites", fix.satellites),
-        ("hdop", fix.hdop),
-        ("inputs", fix.inputs),
-    ):
-        if value is not None:
-            attributes[name] = value
-    if fix.analog:
-        attributes["analog"] = {str(k): v for k, v in sorted(fix.analog.items())}
-    if fix.counters:
-        attributes["counters"] = {str(k): v for k, v in sorted(fix.counters.items())}
-    return attributes
-
-
 # Seal states read through a profile from the digital inputs alone, by (model, inputs, battery): a seal
 # reports the same few states over and over, and a SealState is immutable.
 _STATES: dict[tuple[str, int | None, float | None], SealState] = {}
@@ -173,6 +190,28 @@ def _state(report: Report) -> SealState:
     return state
 
 
+def _block_states(
+    device: Device, block: FixBlock, rows: Sequence[int] | None
+) -> tuple[dict[int, SealState], list[SealState]]:
+    """The seal states a block's entries `rows` (all when None) report, by inputs, and each entry's."""
+    profile = device.profile
+    inputs = block.inputs if rows is None else [block.inputs[i] for i in rows]
+    by_inputs: dict[int, SealState] = {}
+    for value in set(inputs):
+        if profile is None:
+            by_inputs[value] = SealState(None, None, None, None, None)
+            continue
+        key = (profile.model, value, None)
+        state = _STATES.get(key)
+        if state is None:
+            state = seal_state(profile, block.fix(block.inputs.index(value)))
+            if len(_STATES) >= _STATES_MAX:
+                _STATES.clear()
+            _STATES[key] = state
+        by_inputs[value] = state
+    return by_inputs, list(map(by_inputs.__getitem__, inputs))
+
+
 def record_id(fix: Fix) -> int:
     """The record number that keys a fix: the device's own, or 0 where the protocol numbers none."""
     return fix.record_id if fix.record_id is not None else NO_RECORD_NUMBER
@@ -192,45 +231,115 @@ async def store_reports(
     return outcomes[0]
 
 
+def _blocks_in_order(submission: Submission) -> list[BlockReport] | None:
+    """The blocks of a submission made of blocks alone whose fixes are in time order, else None."""
+    blocks: list[BlockReport] = []
+    last = None
+    for item in submission:
+        if not isinstance(item, BlockReport):
+            return None
+        times = item.block.time_us
+        if not times:
+            continue
+        if (last is not None and times[0] < last) or any(map(operator.gt, times, times[1:])):
+            return None
+        last = times[-1]
+        blocks.append(item)
+    return blocks
+
+
 async def store_submissions(
-    session: AsyncSession, submissions: Sequence[Sequence[Report]], received_at: datetime
-) -> tuple[list[StoreOutcome], list[StoredFix]]:
+    session: AsyncSession, submissions: Sequence[Submission], received_at: datetime
+) -> tuple[list[StoreOutcome], StoredFixes]:
     """Store several callers' reports in one statement (group commit); give each caller its outcome, and
     every new fix (each submission's in time order, submissions in turn: what goes on the bus). Fixes
     of one time keep the order they were reported in.
 
     The rules are `store_reports`'s; a fix that two submissions carry is stored for the first and counted
-    as a duplicate of the second.
+    as a duplicate of the second. A submission of blocks whose fixes come in time order (what terminals
+    send) is stored from the blocks' columns, without a `Fix` per fix.
     """
     outcomes = [StoreOutcome() for _ in submissions]
-    seal_ids = {report.device.seal_id for reports in submissions for report in reports}
+    seal_ids = {item.device.seal_id for items in submissions for item in items}
     if not seal_ids:
-        return outcomes, []
+        return outcomes, StoredFixes()
     movements = await store.movements_of_seals(session, seal_ids)
     rows = store.FixRows()
-    candidates: list[tuple[store.FixKey, StoreOutcome, StoredFix]] = []
+    # (first row, outcome, what to publish): a StoredFix, or a block's entries and their seal states
+    candidates: list[
+        tuple[int, StoreOutcome, StoredFix | tuple[BlockReport, Sequence[int], list[SealState]]]
+    ] = []
     seen: set[store.FixKey] = set()
-    for reports, outcome in zip(submissions, outcomes, strict=True):
-        for report in sorted(reports, key=_TIME):  # stable: a packet's records keep their order
+    for submission, outcome in zip(submissions, outcomes, strict=True):
+        blocks = _blocks_in_order(submission)
+        if blocks is not None:
+            for item in blocks:
+                device, block = item.device, item.block
+                keys = list(zip(repeat(device.device_id), block.time_us, block.record_id, strict=False))
+                taken: list[int] | None = None
+                if not seen.isdisjoint(keys) or len(set(keys)) != len(keys):
+                    taken = []
+                    for i, key in enumerate(keys):
+                        if key in seen:
+                            outcome.duplicates += 1
+                        else:
+                            seen.add(key)
+                            taken.append(i)
+                    if not taken:
+                        continue
+                else:
+                    seen.update(keys)
+                by_inputs, states = _block_states(device, block, taken)
+                entries: Sequence[int] = range(len(block)) if taken is None else taken
+                candidates.append((len(rows), outcome, (item, entries, states)))
+                rows.extend(block, taken, item.protocol, by_inputs, movements.get(device.seal_id))
+            continue
+        for report in sorted(
+            as_reports(submission), key=_TIME
+        ):  # stable: a packet's records keep their order
             fix, device = report.fix, report.device
-            key = (device.device_id, fix.time, NO_RECORD_NUMBER if fix.record_id is None else fix.record_id)
+            key = (
+                device.device_id,
+                store.time_us(fix.time),
+                NO_RECORD_NUMBER if fix.record_id is None else fix.record_id,
+            )
             if key in seen:
                 outcome.duplicates += 1
                 continue
             seen.add(key)
             state = _state(report)
             movement_id = movements.get(device.seal_id)
-            rows.append(key, received_at, report.protocol, fix, state, movement_id, _attributes(fix))
             stored = StoredFix(device.seal_id, movement_id, report.protocol, received_at, fix, state)
-            candidates.append((key, outcome, stored))
-    new = await store.insert_fixes(session, rows)
-    published: list[StoredFix] = []
-    for key, outcome, stored in candidates:
-        if key in new:
-            outcome.stored.append(stored)
-            published.append(stored)
-        else:
-            outcome.duplicates += 1
+            candidates.append((len(rows), outcome, stored))
+            rows.append(key, report.protocol, fix, state, movement_id, attributes_json(fix))
+    skipped = await store.insert_fixes(session, rows, received_at)
+    published = StoredFixes()
+    for first, outcome, what in candidates:
+        if isinstance(what, StoredFix):
+            if first in skipped:
+                outcome.duplicates += 1
+                continue
+            outcome.stored.add(what)
+            published.add(what)
+            continue
+        item, entries, states = what
+        if skipped:
+            kept = [k for k in range(len(entries)) if first + k not in skipped]
+            outcome.duplicates += len(entries) - len(kept)
+            if not kept:
+                continue
+            entries, states = [entries[k] for k in kept], [states[k] for k in kept]
+        part = StoredBlock(
+            item.device.seal_id,
+            movements.get(item.device.seal_id),
+            item.protocol,
+            received_at,
+            item.block,
+            entries,
+            states,
+        )
+        outcome.stored.add(part)
+        published.add(part)
     return outcomes, published
 
 

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamga.ingest.fix import Fix
+from tamga.ingest.fix import Fix, FixBlock
 from tamga.ingest.profiles import SealState
+from tamga.kit.db import driver
 from tamga.kit.upsert import insert_for
 from tamga.models import Seal, TelemetryFix
 
-FixKey = tuple[str, datetime, int]
-"""The device's own identity of a fix: (device_id, time, record_id)."""
-
-_json = json.JSONEncoder(separators=(",", ":")).encode  # compact; one encoder, not one per call
+FixKey = tuple[str, int, int]
+"""The device's own identity of a fix: (device_id, time in microseconds since the Unix epoch, record_id)."""
 PARTITION_LOCK: Final = 0x74616D6761  # pg_advisory_xact_lock key: one partition creator at a time
 
 
@@ -45,164 +44,255 @@ async def movements_of_seals(session: AsyncSession, seal_ids: Iterable[int]) -> 
     wanted = sorted(set(seal_ids))
     if not wanted:
         return {}
-    driver = await _postgres_driver(session)
-    if driver is not None:
+    raw = await driver(session)
+    if raw is not None:
         # One parameter, whatever the number of seals: no IN list to render and no plan per length.
-        records = await driver.fetch(_PG_SEAL_MOVEMENTS, wanted)
+        records = await raw.fetch(_PG_SEAL_MOVEMENTS, wanted)
         return {int(seal_id): movement_id for seal_id, movement_id in records}
     rows = await session.execute(select(Seal.id, Seal.movement_id).where(Seal.id.in_(wanted)))
     return {seal_id: movement_id for seal_id, movement_id in rows}
 
 
-FIX_COLUMNS: Final = (
-    "device_id",
-    "time",
+ROW_COLUMNS: Final = (
+    "segment",
+    "time_us",
     "record_id",
-    "received_at",
-    "protocol",
     "lat",
     "lon",
     "speed_kmh",
     "course",
     "valid",
     "black_box",
+    "attributes",
+)
+"""The columns `FixRows` keeps per row: the row's segment, its `time` as microseconds since the Unix epoch,
+its `attributes` as JSON text, and the rest as the table has them."""
+SEGMENT_COLUMNS: Final = (
+    "device_id",
+    "protocol",
+    "movement_id",
     "opened",
     "tampered",
     "armed",
     "low_battery",
     "battery_v",
-    "movement_id",
-    "attributes",
 )
-"""The columns of a fix row, in the order `insert_fixes` takes each row's values."""
+"""The columns `FixRows` keeps per segment: what many rows share (a device's, a seal state's)."""
+
+UNIX_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND: Final = timedelta(microseconds=1)
+
+Segment = tuple[str, str, int | None, SealState]
+"""The values rows share: device id, protocol, movement, seal state."""
+
+
+def time_us(moment: datetime) -> int:
+    """An aware moment as whole microseconds since the Unix epoch (a fix's time in `FixRows`)."""
+    return (moment - UNIX_EPOCH) // MICROSECOND
 
 
 class FixRows:
-    """Fix rows to insert, kept as one list per column (what the PostgreSQL statement takes)."""
+    """Fix rows to insert, kept as one list per column (what the PostgreSQL statement takes). What rows
+    share (device, protocol, movement, seal state) is kept once, as a segment each row points to; the
+    receipt time is one value for all the rows of a statement."""
 
-    __slots__ = FIX_COLUMNS
+    __slots__ = (*ROW_COLUMNS, *SEGMENT_COLUMNS, "_segments")
 
     def __init__(self) -> None:
-        self.device_id: list[str] = []
-        self.time: list[datetime] = []
+        self.segment: list[int] = []  # 1-based, as PostgreSQL numbers the segments
+        self.time_us: list[int] = []
         self.record_id: list[int] = []
-        self.received_at: list[datetime] = []
-        self.protocol: list[str] = []
         self.lat: list[float] = []
         self.lon: list[float] = []
         self.speed_kmh: list[float | None] = []
         self.course: list[int | None] = []
         self.valid: list[bool] = []
         self.black_box: list[bool] = []
+        self.attributes: list[str] = []
+        self.device_id: list[str] = []
+        self.protocol: list[str] = []
+        self.movement_id: list[int | None] = []
         self.opened: list[bool | None] = []
         self.tampered: list[bool | None] = []
         self.armed: list[bool | None] = []
         self.low_battery: list[bool | None] = []
         self.battery_v: list[float | None] = []
-        self.movement_id: list[int | None] = []
-        self.attributes: list[dict[str, Any]] = []
+        self._segments: dict[Segment, int] = {}
 
     def __len__(self) -> int:
-        return len(self.device_id)
+        return len(self.time_us)
+
+    def segment_of(self, device_id: str, protocol: str, movement_id: int | None, state: SealState) -> int:
+        """The number of the segment of these shared values (added if new)."""
+        key = (device_id, protocol, movement_id, state)
+        number = self._segments.get(key)
+        if number is None:
+            number = self._segments[key] = len(self._segments) + 1
+            self.device_id.append(device_id)
+            self.protocol.append(protocol)
+            self.movement_id.append(movement_id)
+            self.opened.append(state.opened)
+            self.tampered.append(state.tampered)
+            self.armed.append(state.armed)
+            self.low_battery.append(state.low_battery)
+            self.battery_v.append(state.battery_v)
+        return number
 
     def append(
         self,
         key: FixKey,
-        received_at: datetime,
         protocol: str,
         fix: Fix,
         state: SealState,
         movement_id: int | None,
-        attributes: dict[str, Any],
+        attributes: str,
     ) -> None:
-        """Add the row of one fix: its key, the fix, the seal state read from it, its movement."""
-        self.device_id.append(key[0])
-        self.time.append(key[1])
+        """Add the row of one fix: its key (the time in microseconds), the fix, the seal state read from
+        it, its movement, its attributes as JSON text."""
+        self.segment.append(self.segment_of(key[0], protocol, movement_id, state))
+        self.time_us.append(key[1])
         self.record_id.append(key[2])
-        self.received_at.append(received_at)
-        self.protocol.append(protocol)
         self.lat.append(fix.lat)
         self.lon.append(fix.lon)
         self.speed_kmh.append(fix.speed_kmh)
         self.course.append(fix.course)
         self.valid.append(fix.valid)
         self.black_box.append(fix.from_black_box)
-        self.opened.append(state.opened)
-        self.tampered.append(state.tampered)
-        self.armed.append(state.armed)
-        self.low_battery.append(state.low_battery)
-        self.battery_v.append(state.battery_v)
-        self.movement_id.append(movement_id)
         self.attributes.append(attributes)
 
-    def columns(self) -> list[list[Any]]:
-        """The columns in `FIX_COLUMNS` order."""
-        return [getattr(self, column) for column in FIX_COLUMNS]
+    def extend(
+        self,
+        block: FixBlock,
+        rows: Sequence[int] | None,
+        protocol: str,
+        states: Mapping[int, SealState],
+        movement_id: int | None,
+    ) -> None:
+        """Add the rows of a block's entries `rows` (all of them, in order, when None), the seal state of
+        each read from its inputs (`states`, by inputs)."""
 
-    def dicts(self) -> list[dict[str, Any]]:
-        """The rows as dictionaries by column name."""
-        return [dict(zip(FIX_COLUMNS, row, strict=True)) for row in zip(*self.columns(), strict=True)]
+        def pick(column: Sequence[Any]) -> Sequence[Any]:
+            return column if rows is None else [column[i] for i in rows]
+
+        inputs = pick(block.inputs)
+        segments = {
+            value: self.segment_of(block.device_id, protocol, movement_id, state)
+            for value, state in states.items()
+        }
+        self.segment.extend(map(segments.__getitem__, inputs))
+        self.time_us.extend(pick(block.time_us))
+        self.record_id.extend(pick(block.record_id))
+        self.lat.extend(pick(block.lat))
+        self.lon.extend(pick(block.lon))
+        self.speed_kmh.extend(pick(block.speed_kmh))
+        self.course.extend(pick(block.course))
+        self.valid.extend(pick(block.valid))
+        self.black_box.extend(pick(block.black_box))
+        self.attributes.extend(pick(block.attributes))
+
+    def devices(self) -> list[str]:
+        """Each row's device id."""
+        devices = self.device_id
+        return [devices[segment - 1] for segment in self.segment]
+
+    def keys(self) -> list[tuple[str, datetime, int]]:
+        """Each row's key with its time as a datetime."""
+        return [
+            (device_id, UNIX_EPOCH + us * MICROSECOND, record_id)
+            for device_id, us, record_id in zip(self.devices(), self.time_us, self.record_id, strict=True)
+        ]
+
+    def dicts(self, received_at: datetime) -> list[dict[str, Any]]:
+        """The rows as dictionaries by the table's column names."""
+        out: list[dict[str, Any]] = []
+        segments = list(zip(*(getattr(self, column) for column in SEGMENT_COLUMNS), strict=True))
+        for row in zip(*(getattr(self, column) for column in ROW_COLUMNS), strict=True):
+            item = dict(zip(ROW_COLUMNS, row, strict=True))
+            item.update(zip(SEGMENT_COLUMNS, segments[item.pop("segment") - 1], strict=True))
+            item["time"] = UNIX_EPOCH + item.pop("time_us") * MICROSECOND
+            item["received_at"] = received_at
+            item["attributes"] = json.loads(item["attributes"])
+            out.append(item)
+        return out
 
 
 _PG_SEAL_MOVEMENTS: Final = "SELECT id, movement_id FROM seals WHERE id = ANY($1::int8[])"
-# The rows as one array per column, in FIX_COLUMNS order: one statement and one round trip per batch.
+# The rows go by binary COPY into a temporary table of the session (created where missing, emptied at
+# every commit), then into `fixes` with their segments (one array per column in SEGMENT_COLUMNS order) and
+# the receipt time: the driver encodes a row of COPY several times faster than the elements of arrays.
+# Times are microseconds since the Unix epoch, which PostgreSQL turns into timestamps exactly; the
+# INSERT's status gives how many rows were new.
+_PG_INPUT_TABLE: Final = "fix_input"
+_PG_CREATE_INPUT: Final = """
+CREATE TEMPORARY TABLE IF NOT EXISTS fix_input (
+    segment int4, time_us int8, record_id int8, lat float8, lon float8, speed_kmh float8, course int4,
+    valid bool, black_box bool, attributes text
+) ON COMMIT DELETE ROWS
+"""
 _PG_INSERT_FIXES: Final = """
 INSERT INTO fixes (device_id, "time", record_id, received_at, protocol, lat, lon, speed_kmh, course, valid,
                    black_box, opened, tampered, armed, low_battery, battery_v, movement_id, attributes)
-SELECT * FROM unnest($1::varchar[], $2::timestamptz[], $3::int8[], $4::timestamptz[], $5::varchar[],
-                     $6::float8[], $7::float8[], $8::float8[], $9::int4[], $10::bool[], $11::bool[],
-                     $12::bool[], $13::bool[], $14::bool[], $15::bool[], $16::float8[], $17::int8[],
-                     $18::json[])
+SELECT s.device_id, 'epoch'::timestamptz + u.time_us * interval '1 microsecond', u.record_id,
+       $9::timestamptz, s.protocol, u.lat, u.lon, u.speed_kmh, u.course, u.valid, u.black_box, s.opened,
+       s.tampered, s.armed, s.low_battery, s.battery_v, s.movement_id, u.attributes::json
+FROM pg_temp.fix_input u
+JOIN unnest($1::varchar[], $2::varchar[], $3::int8[], $4::bool[], $5::bool[], $6::bool[], $7::bool[],
+            $8::float8[]) WITH ORDINALITY
+     AS s(device_id, protocol, movement_id, opened, tampered, armed, low_battery, battery_v, segment)
+  ON s.segment = u.segment
 ON CONFLICT (device_id, "time", record_id) DO NOTHING
-RETURNING device_id, "time", record_id
+"""
+# When some rows were not new: which were inserted by this transaction (the row's xmin), by position.
+_PG_INSERTED_HERE: Final = """
+SELECT u.position - 1, f.xmin = pg_current_xact_id()::xid
+FROM unnest($1::varchar[], $2::int8[], $3::int8[]) WITH ORDINALITY AS u(device_id, time_us, record_id, position)
+JOIN fixes f ON f.device_id = u.device_id AND f.record_id = u.record_id
+            AND f."time" = 'epoch'::timestamptz + u.time_us * interval '1 microsecond'
 """
 
 
-async def _postgres_driver(session: AsyncSession) -> Any | None:
-    """The asyncpg connection under the session's transaction on PostgreSQL (None on SQLite).
+async def insert_fixes(session: AsyncSession, rows: FixRows, received_at: datetime) -> set[int]:
+    """Insert fix rows received at `received_at`, skipping any whose key is already stored; give the
+    positions of the rows skipped (the keys of `rows` must differ).
 
-    The hottest statements go to the driver directly: SQLAlchemy's per-parameter processing costs more
-    than the database's work for a row of a fix. The session's transaction is begun first, so whatever
-    the driver runs commits or rolls back with the session.
+    INSERT ... ON CONFLICT DO NOTHING. On PostgreSQL one statement for the whole batch, from the rows
+    copied into a temporary table (binary COPY), and nothing comes back but how many were new;
+    only when some were not does a second statement find which (the rows whose xmin is this
+    transaction: so the caller's transaction must not be inside a savepoint). On SQLite an executemany from one cached statement, which SQLAlchemy sends as multi-row
+    INSERTs ("insertmanyvalues"), RETURNING the keys inserted.
     """
-    connection = await session.connection()
-    if connection.dialect.name != "postgresql":
-        return None
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    if driver is None:  # pragma: no cover - a pooled connection always has its driver
-        return None
-    if not driver.is_in_transaction():
-        # SQLAlchemy's asyncpg adapter begins its transaction lazily, at the first statement it runs.
-        await connection.exec_driver_sql("SELECT 1")
-    return driver
-
-
-async def insert_fixes(session: AsyncSession, rows: FixRows) -> set[FixKey]:
-    """Insert fix rows, skipping any whose key is already stored; give the keys that were new.
-
-    INSERT ... ON CONFLICT DO NOTHING RETURNING the key. On PostgreSQL one statement for the whole batch:
-    the rows go as one array per column (`unnest`), encoded by the driver. On SQLite an executemany from
-    one cached statement, which SQLAlchemy sends as multi-row INSERTs ("insertmanyvalues").
-    """
-    new: set[FixKey] = set()
     if not len(rows):
-        return new
-    driver = await _postgres_driver(session)
-    if driver is not None:
-        columns = rows.columns()
-        columns[-1] = [_json(attributes) for attributes in columns[-1]]
-        records = await driver.fetch(_PG_INSERT_FIXES, *columns)
-        return set(map(tuple, records))
+        return set()
+    raw = await driver(session)
+    if raw is not None:
+        # Created in this transaction if missing (and gone again if it rolls back): one round trip.
+        await raw.execute(_PG_CREATE_INPUT)
+        await raw.copy_records_to_table(
+            _PG_INPUT_TABLE,
+            schema_name="pg_temp",
+            columns=ROW_COLUMNS,
+            records=zip(*(getattr(rows, column) for column in ROW_COLUMNS), strict=True),
+        )
+        segments = (getattr(rows, column) for column in SEGMENT_COLUMNS)
+        status = await raw.execute(_PG_INSERT_FIXES, *segments, received_at)
+        inserted = int(status.rsplit(" ", 1)[1])
+        if inserted == len(rows):
+            return set()
+        # Some keys were stored before: the rows this transaction wrote are the new ones.
+        records = await raw.fetch(_PG_INSERTED_HERE, rows.devices(), rows.time_us, rows.record_id)
+        here = {position for position, written_here in records if written_here}
+        if len(here) != inserted:  # pragma: no cover - only inside a savepoint, which no caller opens
+            raise RuntimeError("cannot tell the new fixes apart: insert_fixes ran inside a savepoint")
+        return set(range(len(rows))) - here
     table = TelemetryFix.__table__
     stmt = (
         insert_for(session, table)
         .on_conflict_do_nothing(index_elements=["device_id", "time", "record_id"])
         .returning(table.c.device_id, table.c.time, table.c.record_id)
     )
-    result = await session.execute(stmt, rows.dicts())
-    new.update((device_id, time, record_id) for device_id, time, record_id in result)
-    return new
+    result = await session.execute(stmt, rows.dicts(received_at))
+    new = {(device_id, time, record_id) for device_id, time, record_id in result}
+    return {i for i, key in enumerate(rows.keys()) if key not in new}
 
 
 async def count_fixes(session: AsyncSession, device_id: str | None = None) -> int:
@@ -226,12 +316,14 @@ async def fixes_of_device(
     return list((await session.execute(query)).scalars())
 
 
-async def stored_keys(session: AsyncSession, keys: Iterable[FixKey]) -> set[FixKey]:
+async def stored_keys(
+    session: AsyncSession, keys: Iterable[tuple[str, datetime, int]]
+) -> set[tuple[str, datetime, int]]:
     """Which of these keys are stored (read per device over the time span asked, matched here)."""
-    by_device: dict[str, set[FixKey]] = {}
+    by_device: dict[str, set[tuple[str, datetime, int]]] = {}
     for key in keys:
         by_device.setdefault(key[0], set()).add(key)
-    found: set[FixKey] = set()
+    found: set[tuple[str, datetime, int]] = set()
     for device_id, wanted in by_device.items():
         times = [key[1] for key in wanted]
         query = select(TelemetryFix.time, TelemetryFix.record_id).where(

@@ -15,13 +15,12 @@ import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from tamga.config import Settings
 from tamga.ingest.bus import FixBus
-from tamga.ingest.service import Report, StoreOutcome
+from tamga.ingest.service import StoreOutcome, Submission
 from tamga.ingest.writer import FixWriter
 from tamga.kit.db import Database
 
@@ -85,7 +84,7 @@ class Ingest:
         self.bus = bus
         self.writer = FixWriter(db, bus)
 
-    async def persist(self, reports: Sequence[Report]) -> StoreOutcome:
+    async def persist(self, reports: Submission) -> StoreOutcome:
         """Store the reports (with other connections' in one transaction), commit, publish the new fixes.
 
         Returns only once the fixes are committed: the caller confirms to the device after this.
@@ -126,7 +125,8 @@ class Connection:
     async def read(self) -> bytes:
         """The next bytes from the device; b"" when it closed; `Cut` when it was silent too long."""
         try:
-            return await asyncio.wait_for(self.reader.read(READ_SIZE), self.limits.idle_timeout_s)
+            async with asyncio.timeout(self.limits.idle_timeout_s):  # a timer, not a task per read
+                return await self.reader.read(READ_SIZE)
         except TimeoutError:
             raise Cut("idle", f"nothing received for {self.limits.idle_timeout_s} s") from None
 
@@ -134,9 +134,15 @@ class Connection:
         """Write to the device; `Cut` when it does not take its answers within the idle limit."""
         if not data:
             return
-        self.writer.write(data)
+        writer = self.writer
+        writer.write(data)
+        if not writer.transport.get_write_buffer_size():
+            # All sent: drain() cannot wait (it only raises if the connection was lost).
+            await writer.drain()
+            return
         try:
-            await asyncio.wait_for(self.writer.drain(), self.limits.idle_timeout_s)
+            async with asyncio.timeout(self.limits.idle_timeout_s):
+                await writer.drain()
         except TimeoutError:
             raise Cut("idle", "the device does not read its answers") from None
 

@@ -22,12 +22,11 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from tamga.ingest.bus import FixBus
-from tamga.ingest.service import Report, StoreOutcome, store_submissions
+from tamga.ingest.service import StoreOutcome, Submission, store_submissions, submission_size
 from tamga.kit.clock import utcnow
 from tamga.kit.db import Database, commit
 
@@ -50,7 +49,8 @@ class WriterStats:
 
 @dataclass(slots=True)
 class _Submission:
-    reports: Sequence[Report]
+    reports: Submission
+    size: int
     future: asyncio.Future[StoreOutcome]
 
 
@@ -67,8 +67,9 @@ class FixWriter:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
-    async def store(self, reports: Sequence[Report]) -> StoreOutcome:
-        """Store these reports with whatever else is waiting; give their outcome once committed.
+    async def store(self, reports: Submission) -> StoreOutcome:
+        """Store these reports (`Report`s, or `BlockReport`s of fixes as columns) with whatever else is
+        waiting; give their outcome once committed.
 
         Raises what storing them raised when they cannot be stored (the others of the group are)."""
         if self._closed:
@@ -78,7 +79,7 @@ class FixWriter:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="fix-writer")
         future: asyncio.Future[StoreOutcome] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Submission(reports, future))
+        self._pending.append(_Submission(reports, submission_size(reports), future))
         self._wake.set()
         return await future
 
@@ -100,10 +101,10 @@ class FixWriter:
             if head.future.done():  # its connection went away before it was taken
                 pending.popleft()
                 continue
-            if group and fixes + len(head.reports) > self.max_fixes:
+            if group and fixes + head.size > self.max_fixes:
                 break
             group.append(pending.popleft())
-            fixes += len(head.reports)
+            fixes += head.size
         return group
 
     async def _run(self) -> None:
@@ -121,7 +122,7 @@ class FixWriter:
         stats = self.stats
         stats.groups += 1
         stats.submissions += len(group)
-        stats.fixes += sum(len(s.reports) for s in group)
+        stats.fixes += sum(s.size for s in group)
         try:
             await self._commit(group)
             return
@@ -137,9 +138,7 @@ class FixWriter:
                 await self._commit([submission])
             except Exception as error:
                 stats.failed_submissions += 1
-                log.warning(
-                    "a submission of %d fixes could not be stored: %s", len(submission.reports), error
-                )
+                log.warning("a submission of %d fixes could not be stored: %s", submission.size, error)
                 _fail(submission, error)
 
     async def _commit(self, group: list[_Submission]) -> None:

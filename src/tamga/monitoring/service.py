@@ -20,17 +20,20 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, MutableM
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain, repeat
+from operator import attrgetter
 from typing import Any, Final
 
 import numpy as np
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamga.audit import service as audit
 from tamga.auth.domain import Principal, Role
 from tamga.config import Settings
-from tamga.ingest.bus import FixBus, StoredFix
+from tamga.ingest.bus import FixBus, StoredBlock, StoredFix, StoredFixes
 from tamga.ingest.fix import Fix
-from tamga.ingest.profiles import DeviceProfile, device_profile
+from tamga.ingest.profiles import DeviceProfile, SealState, device_profile
 from tamga.ingest.service import profile_of
 from tamga.kit.clock import utcnow
 from tamga.kit.db import Database, commit
@@ -238,15 +241,58 @@ class Monitor:
             if movement.id not in active:
                 self.forget(movement.id)
         stale = [m for m in active.values() if self.versions.get(m.id) != m.version]
+        for movement_id in await self._update_plans(session, stale):
+            active.pop(movement_id)
+        await self._add_states(session, active)
+        return active
+
+    async def _refresh_ids(self, session: AsyncSession, ids: Iterable[int]) -> set[int]:
+        """`_refresh` for the movements `ids`, reading only their status and version, and the whole row
+        of those whose version changed (a batch's movements are nearly always known and unchanged);
+        give the ids of those monitored."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return set()
+        query = select(Movement.id, Movement.status, Movement.version).where(Movement.id.in_(wanted))
+        current = {
+            movement_id: (status, version) for movement_id, status, version in await session.execute(query)
+        }
+        active = {i for i, (status, _) in current.items() if status in repository.MONITORED_STATUSES}
+        for movement_id in current.keys() - active:
+            self.forget(movement_id)
+        stale_ids = [i for i in active if self.versions.get(i) != current[i][1]]
+        if stale_ids:
+            movements = {m.id: m for m in await repository.movements_by_ids(session, stale_ids)}
+            stale = []
+            for movement_id in stale_ids:
+                movement = movements.get(movement_id)
+                if movement is None:
+                    active.discard(movement_id)
+                elif movement.status not in repository.MONITORED_STATUSES:
+                    self.forget(movement_id)
+                    active.discard(movement_id)
+                else:
+                    stale.append(movement)
+            active -= await self._update_plans(session, stale)
+        await self._add_states(session, active)
+        return active
+
+    async def _update_plans(self, session: AsyncSession, stale: Sequence[Movement]) -> set[int]:
+        """Build the plans of `stale` movements anew; forget those that have none, and give their ids."""
         plans = await plans_of(session, stale, corridor_width_m=self.corridor_width_m) if stale else {}
+        dropped: set[int] = set()
         for movement in stale:
             plan = plans.get(movement.id)
             if plan is None:
                 self.forget(movement.id)
-                active.pop(movement.id)
+                dropped.add(movement.id)
                 continue
             self.plans[movement.id] = plan
             self.versions[movement.id] = movement.version
+        return dropped
+
+    async def _add_states(self, session: AsyncSession, active: Iterable[int]) -> None:
+        """Give a fresh state to the `active` movements that have none (their open alarms stay open)."""
         fresh = [i for i in active if i not in self.states]
         if fresh:
             open_rules: dict[int, set[Rule]] = {}
@@ -256,7 +302,6 @@ class Monitor:
                 state = initial_state(self.plans[movement_id])
                 state.open_alarms |= open_rules.get(movement_id, set())
                 self.states[movement_id] = state
-        return active
 
     def forget(self, movement_id: int) -> None:
         """Drop what this process holds of a movement (off monitoring, or its state is in doubt)."""
@@ -306,11 +351,13 @@ class Monitor:
         return len(rows)
 
     async def _process(self, db: Database, batch: Sequence[StoredFix], now: datetime) -> int:
-        ids = {f.movement_id for f in batch if f.movement_id is not None}
+        # A batch from the bus comes in parts (single fixes, and blocks of one movement's fixes as columns)
+        parts: Sequence[StoredFix | StoredBlock] = batch.parts if isinstance(batch, StoredFixes) else batch
+        ids = {f.movement_id for f in parts if f.movement_id is not None}
         try:
             async with db.session() as session:
-                active = await self._refresh(session, await repository.movements_by_ids(session, ids))
-                fixes = [f for f in batch if f.movement_id in active]
+                active = await self._refresh_ids(session, ids)
+                fixes = StoredFixes(f for f in parts if f.movement_id in active)
                 if not fixes:
                     return 0
                 columns = _columns(fixes)
@@ -324,7 +371,7 @@ class Monitor:
                     result = engine.process_batch(self.plans, self.states, columns, now)
                 if result.rejected:
                     log.debug("monitoring refused %d fixes: %s", len(result.rejected), result.rejected[:5])
-                changes = await _persist(session, active, result.events, fixes)
+                changes = await _persist(session, {}, result.events, fixes)
                 await commit(session)
         except Exception:
             self.failed_batches += 1
@@ -367,28 +414,83 @@ def _flag(value: bool | None) -> int:
     return -1 if value is None else int(value)
 
 
-def _columns(fixes: Sequence[StoredFix]) -> engine.FixColumns:
-    """Give the fixes as the engine's columns, the seal as stored (read through the profile, or given)."""
+_FLAGS: Final = {None: -1, False: 0, True: 1}
+_flag_of = _FLAGS.__getitem__
 
-    def column(values: Iterable[Any], dtype: Any) -> Any:
-        return np.fromiter(values, dtype=dtype, count=len(fixes))
 
+def _nan_if_none(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _columns(fixes: StoredFixes) -> engine.FixColumns:
+    """Give the fixes as the engine's columns, the seal as stored (read through the profile, or given).
+
+    A block's columns are taken as they are; a single fix's values one by one."""
+    movement: list[Iterable[int]] = []
+    time_us: list[Iterable[int]] = []
+    lat: list[Iterable[float]] = []
+    lon: list[Iterable[float]] = []
+    valid: list[Iterable[bool]] = []
+    speed: list[Iterable[float]] = []
+    states: list[Iterable[SealState]] = []
+    singles: list[StoredFix] = []
+
+    def flush() -> None:
+        if not singles:
+            return
+        movement.append([f.movement_id or 0 for f in singles])
+        time_us.append([microseconds(f.fix.time) for f in singles])
+        lat.append([f.fix.lat for f in singles])
+        lon.append([f.fix.lon for f in singles])
+        valid.append([f.fix.valid for f in singles])
+        speed.append([_nan_if_none(f.fix.speed_kmh) for f in singles])
+        states.append([f.state for f in singles])
+        singles.clear()
+
+    for part in fixes.parts:
+        if not isinstance(part, StoredBlock):
+            singles.append(part)
+            continue
+        flush()
+        block, rows = part.block, part.rows
+
+        def pick(column: Sequence[Any], rows: Sequence[int] = rows) -> Sequence[Any]:
+            if isinstance(rows, range):
+                return column[rows.start : rows.stop : rows.step]
+            return [column[i] for i in rows]
+
+        movement.append(repeat(part.movement_id or 0, len(rows)))
+        time_us.append(pick(block.time_us))
+        lat.append(pick(block.lat))
+        lon.append(pick(block.lon))
+        valid.append(pick(block.valid))
+        speed.append(pick(block.speed_kmh))
+        states.append(part.states)
+    flush()
+    n = len(fixes)
+
+    def column(pieces: list[Iterable[Any]], dtype: Any) -> Any:
+        return np.fromiter(chain.from_iterable(pieces), dtype=dtype, count=n)
+
+    every = list(chain.from_iterable(states))
     return engine.FixColumns(
-        movement=column((f.movement_id or 0 for f in fixes), np.int64),
-        time_us=column((microseconds(f.fix.time) for f in fixes), np.int64),
-        lat=column((f.fix.lat for f in fixes), np.float64),
-        lon=column((f.fix.lon for f in fixes), np.float64),
-        valid=column((f.fix.valid for f in fixes), np.bool_),
-        speed_kmh=column(
-            (math.nan if f.fix.speed_kmh is None else f.fix.speed_kmh for f in fixes), np.float64
-        ),
-        opened=column((_flag(f.state.opened) for f in fixes), np.int8),
-        tampered=column((_flag(f.state.tampered) for f in fixes), np.int8),
-        low_battery=column((_flag(f.state.low_battery) for f in fixes), np.int8),
-        battery_v=column(
-            (math.nan if f.state.battery_v is None else f.state.battery_v for f in fixes), np.float64
-        ),
+        movement=column(movement, np.int64),
+        time_us=column(time_us, np.int64),
+        lat=column(lat, np.float64),
+        lon=column(lon, np.float64),
+        valid=column(valid, np.bool_),
+        speed_kmh=column(speed, np.float64),
+        opened=np.fromiter(map(_flag_of, map(_OPENED, every)), dtype=np.int8, count=n),
+        tampered=np.fromiter(map(_flag_of, map(_TAMPERED, every)), dtype=np.int8, count=n),
+        low_battery=np.fromiter(map(_flag_of, map(_LOW_BATTERY, every)), dtype=np.int8, count=n),
+        battery_v=np.fromiter(map(_nan_if_none, map(_BATTERY_V, every)), dtype=np.float64, count=n),
     )
+
+
+_OPENED: Final = attrgetter("opened")
+_TAMPERED: Final = attrgetter("tampered")
+_LOW_BATTERY: Final = attrgetter("low_battery")
+_BATTERY_V: Final = attrgetter("battery_v")
 
 
 def _row_columns(rows: Sequence[TelemetryFix]) -> engine.FixColumns:
@@ -431,7 +533,9 @@ async def _persist(
     events: Sequence[AlarmEvent],
     fixes: Sequence[StoredFix],
 ) -> list[AlarmChange]:
-    """Write the engine's events: alarms opened or cleared, crossings and findings on the timeline."""
+    """Write the engine's events: alarms opened or cleared, crossings and findings on the timeline.
+
+    `movements` gives the movements by id where the caller has them; the others are read when needed."""
     if not events:
         return []
     open_now = {
@@ -514,6 +618,9 @@ async def _persist(
                 {"alarm_id": found.id, "rule": found.rule, "action": "cleared"},
             )
     await session.flush()
+    missing = {alarm.movement_id for _, alarm in touched} - movements.keys()
+    if missing:
+        movements = {**movements, **{m.id: m for m in await repository.movements_by_ids(session, missing)}}
     for action, alarm in touched:
         changes.append(AlarmChange(action, alarm_view(alarm), scope_of(movements[alarm.movement_id])))
     return changes

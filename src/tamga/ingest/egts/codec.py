@@ -12,12 +12,15 @@ overruns its container is EGTS_PC_INVDATALEN, a subrecord too short for its own 
 
 from __future__ import annotations
 
+import functools
+import operator
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
-from typing import Final
+from itertools import chain, repeat
+from typing import Any, Final
 
 from tamga.ingest.egts.crc import crc8, crc16
 from tamga.ingest.egts.errors import EgtsError, ResultCode
@@ -40,8 +43,9 @@ from tamga.ingest.egts.subrecords import (
     egts_seconds,
     egts_time,
     encode_subrecord,
+    pos_fixed,
 )
-from tamga.ingest.fix import Fix
+from tamga.ingest.fix import Fix, FixBlock, attributes_json
 
 __all__ = [
     "EgtsError",
@@ -53,7 +57,9 @@ __all__ = [
     "confirmations",
     "decode_packet",
     "decode_packets",
+    "decode_positions",
     "encode_auth_packet",
+    "encode_ok_response",
     "encode_packet",
     "encode_position_packet",
     "encode_record",
@@ -356,7 +362,9 @@ def confirmations(packet: EgtsPacket, result: int = ResultCode.OK) -> list[tuple
     return [(record.number, result, record.source_service) for record in packet.records]
 
 
-def _fix_from(device_id: str, record: EgtsRecord, pos: PosData, extras: Sequence[Subrecord]) -> Fix:
+def _fix_from(
+    device_id: str, number: int, object_id: int | None, pos: PosData, extras: Sequence[Subrecord]
+) -> Fix:
     inputs = pos.digital_inputs
     analog: dict[int, float] = {}
     counters: dict[int, int] = {}
@@ -370,8 +378,8 @@ def _fix_from(device_id: str, record: EgtsRecord, pos: PosData, extras: Sequence
         params["coordinate_system"] = "PZ-90"
     if pos.source_data is not None:
         params["source_data"] = pos.source_data
-    if record.object_id is not None:
-        params["object_id"] = record.object_id
+    if object_id is not None:
+        params["object_id"] = object_id
     satellites: int | None = None
     hdop: float | None = None
     battery: float | None = None
@@ -413,7 +421,7 @@ def _fix_from(device_id: str, record: EgtsRecord, pos: PosData, extras: Sequence
                 params[f"lls{sub.number}_error"] = 1
     return Fix(
         device_id=device_id,
-        record_id=record.number,
+        record_id=number,
         time=pos.time,
         lat=pos.lat,
         lon=pos.lon,
@@ -444,14 +452,264 @@ def records_to_fixes(packet: EgtsPacket, device_id: str) -> list[Fix]:
         if len(subrecords) == 1:  # the usual record: its POS_DATA alone
             only = subrecords[0]
             if isinstance(only, PosData):
-                fixes.append(_fix_from(device_id, record, only, ()))
+                fixes.append(_fix_from(device_id, record.number, record.object_id, only, ()))
             continue
         positions = [sub for sub in subrecords if isinstance(sub, PosData)]
         if not positions:
             continue
         extras = [sub for sub in subrecords if not isinstance(sub, PosData)]
-        fixes.extend(_fix_from(device_id, record, pos, extras) for pos in positions)
+        fixes.extend(_fix_from(device_id, record.number, record.object_id, pos, extras) for pos in positions)
     return fixes
+
+
+class EgtsFixBlock(FixBlock):
+    """The fixes of one packet of plain position records (`decode_positions`), as columns."""
+
+    __slots__ = ("_data", "_ends", "_object_ids", "_starts")
+
+    def __init__(
+        self,
+        device_id: str,
+        data: bytes,
+        columns: Sequence[Sequence[Any]],
+        object_ids: Sequence[int | None],
+        starts: Sequence[int],
+        ends: Sequence[int],
+    ) -> None:
+        """`columns`: record_id, time_us, lat, lon, speed_kmh, course, valid, black_box, inputs and
+        attributes; `starts` and `ends` delimit each entry's POS_DATA in `data`."""
+        self.device_id = device_id
+        (
+            self.record_id,
+            self.time_us,
+            self.lat,
+            self.lon,
+            self.speed_kmh,
+            self.course,
+            self.valid,
+            self.black_box,
+            self.inputs,
+            self.attributes,
+        ) = columns
+        self._data, self._object_ids, self._starts, self._ends = data, object_ids, starts, ends
+
+    def fix(self, index: int) -> Fix:
+        pos = PosData.decode(self._data[self._starts[index] : self._ends[index]])
+        return _fix_from(self.device_id, self.record_id[index], self._object_ids[index], pos, ())
+
+
+_PLAIN_WITH_OID: Final = struct.Struct("<HHBIBBBH")
+"""RL, RN, RFL, OID, SST, RST, then the first subrecord's SRT and SRL."""
+_PLAIN: Final = struct.Struct("<HHBBBBH")
+"""RL, RN, RFL, SST, RST, SRT, SRL."""
+_UNIX_TO_EGTS_S: Final = 1_262_304_000  # 2010-01-01 in Unix seconds
+_U32_MAX: Final = 0xFFFFFFFF
+_SR_POS_DATA: Final = 16
+
+
+def decode_positions(frame: bytes, object_id: int | None, device_id: str) -> tuple[int, EgtsFixBlock] | None:
+    """The PID and the fixes of a packet that holds nothing but plain position records, or None.
+
+    A plain position record is a TELEDATA record whose only subrecord is one POS_DATA, whose object (OID)
+    is absent or `object_id`, and whose header has no event id or time: what terminals send nearly
+    always. The block gives exactly the fixes `records_to_fixes(decode_packet(frame), device_id)` gives,
+    without an object per subrecord, record or fix. Any other packet, or one the codec would refuse,
+    gives None: decode it with `decode_packet`, which answers it as the specification says.
+    """
+    try:
+        header = _read_header(frame)
+    except EgtsError:
+        return None
+    hl, fdl = header.header_length, header.frame_data_length
+    if (
+        header.packet_type != PacketType.APPDATA
+        or header.encryption
+        or header.compressed
+        or not fdl
+        or len(frame) != hl + fdl + 2
+    ):
+        return None
+    data = frame[hl : hl + fdl]
+    if crc16(data) != int.from_bytes(frame[hl + fdl :], "little"):
+        return None
+    uniform = _decode_uniform(data, object_id, device_id)
+    if uniform is not None:
+        return header.pid, uniform
+    unpack_oid, unpack_plain, unpack_pos = (
+        _PLAIN_WITH_OID.unpack_from,
+        _PLAIN.unpack_from,
+        pos_fixed.unpack_from,
+    )
+    rows: list[tuple[object, ...]] = []
+    append = rows.append
+    n = fdl
+    pos = 0
+    while pos < n:
+        if n - pos < 10:
+            return None
+        rfl = data[pos + 4] & 0x07
+        if rfl == 0x01:
+            if n - pos < 14:
+                return None
+            rl, rn, _, oid, sst, _, srt, srl = unpack_oid(data, pos)
+            if oid != object_id:
+                return None
+            p = pos + 14
+        elif rfl == 0:
+            rl, rn, _, sst, _, srt, srl = unpack_plain(data, pos)
+            oid = None
+            p = pos + 10
+        else:
+            return None
+        end = p + srl
+        if sst != SERVICE_TELEDATA or srt != _SR_POS_DATA or srl + 3 != rl or srl < 21 or end > n:
+            return None
+        ntm, lat_raw, lon_raw, flags, spd, direction, odo_low, odo_high, din, source = unpack_pos(data, p)
+        odometer = (odo_low | odo_high << 16) / 10
+        source_data = None
+        if flags & 0x80:  # ALTE: the altitude follows the fixed part
+            if srl < 24:
+                return None
+            if srl >= 26:
+                source_data = data[p + 24] | data[p + 25] << 8
+        elif srl >= 23:
+            source_data = data[p + 21] | data[p + 22] << 8
+        if flags & 0x82 or source_data is not None:  # altitude, PZ-90 or source data: rare, general
+            attributes = attributes_json(_fix_from(device_id, rn, oid, PosData.decode(data[p:end]), ()))
+        else:
+            attributes = '{"odometer_km":' + repr(odometer) + _attributes_tail(source, flags & 0x14, oid, din)
+        lat = lat_raw * 90.0 / _U32_MAX
+        lon = lon_raw * 180.0 / _U32_MAX
+        append(
+            (
+                rn,
+                (ntm + _UNIX_TO_EGTS_S) * 1_000_000,
+                -lat if flags & 0x20 else lat,
+                -lon if flags & 0x40 else lon,
+                (spd & 0x3FFF) / 10,
+                direction | (spd >> 15) << 8,
+                bool(flags & 0x01),
+                bool(flags & 0x08),
+                din,
+                attributes,
+                oid,
+                p,
+                end,
+            )
+        )
+        pos = end
+    if not rows:
+        return None
+    *columns, object_ids, starts, ends = zip(*rows, strict=True)
+    return header.pid, EgtsFixBlock(device_id, data, columns, object_ids, starts, ends)
+
+
+# A packet whose records all have one layout (the same header flags, one POS_DATA of 21 bytes): read with
+# one `iter_unpack`, checked and converted a column at a time.
+_UNIFORM_WITH_OID: Final = struct.Struct("<2xH10xIIIBHBHBBB")
+"""RN, then POS_DATA: the rest of the record's header is checked apart (`_SAME_WITH_OID`)."""
+_UNIFORM: Final = struct.Struct("<2xH6xIIIBHBHBBB")
+_SAME_WITH_OID: Final = (0, 1, 4, 5, 6, 7, 8, 9, 11, 12, 13)
+"""The bytes of a record header with OID that every record of a uniform packet shares: RL, RFL, OID, SST,
+SRT, SRL (not RN, nor RST, which nothing checks)."""
+_SAME: Final = (0, 1, 4, 5, 7, 8, 9)
+_UNUSUAL_POS_FLAGS: Final = frozenset(flags for flags in range(256) if flags & 0x82)  # ALTE, PZ-90
+_IS_BIT: Final = {bit: tuple(bool(flags >> bit & 1) for flags in range(256)) for bit in range(8)}
+_SIGN: Final = {bit: tuple(-1.0 if flags >> bit & 1 else 1.0 for flags in range(256)) for bit in range(8)}
+_HIGH_COURSE: Final = tuple((spd >> 15) << 8 for spd in range(0x10000))
+_MOVING_3D: Final = tuple(flags & 0x14 for flags in range(256))  # MV and FIX
+
+
+def _attributes_tail(source: int, moving_3d: int, object_id: int | None, inputs: int) -> str:
+    """The attributes' JSON of a plain position after its odometer (see `_fix_from` and `fix_attributes`)."""
+    moving, fix_3d = moving_3d >> 4 & 1, moving_3d >> 2 & 1
+    if object_id is None:
+        return f',"source":{source},"moving":{moving},"fix_3d":{fix_3d},"inputs":{inputs}}}'
+    return (
+        f',"source":{source},"moving":{moving},"fix_3d":{fix_3d},"object_id":{object_id},"inputs":{inputs}}}'
+    )
+
+
+def _decode_uniform(data: bytes, object_id: int | None, device_id: str) -> EgtsFixBlock | None:
+    """`decode_positions`'s work for frame data whose records share one layout, else None.
+
+    The records' headers must be alike but for their numbers (RN) and recipient services (RST): checked a
+    byte position at a time over every record, then read with the record number and the POS_DATA only."""
+    n = len(data)
+    if n < 10:
+        return None
+    layout = data[4] & 0x07
+    same: tuple[int, ...]
+    if layout == 0x01:
+        record, same = _UNIFORM_WITH_OID, _SAME_WITH_OID
+        if int.from_bytes(data[5:9], "little") != object_id:
+            return None
+    elif layout == 0:
+        record, same = _UNIFORM, _SAME
+    else:
+        return None
+    size = record.size
+    if n % size:
+        return None
+    sst, srt, srl = data[size - 26], data[size - 24], data[size - 23] | data[size - 22] << 8
+    if data[0] | data[1] << 8 != 24 or sst != SERVICE_TELEDATA or srt != _SR_POS_DATA or srl != 21:
+        return None
+    count = n // size
+    for k in same:
+        if data[k::size] != data[k : k + 1] * count:
+            return None
+    rn, *pos = zip(*record.iter_unpack(data), strict=True)
+    ntm, lat_raw, lon_raw, flags, spd, direction, odo_low, odo_high, din, source = pos
+    if not _UNUSUAL_POS_FLAGS.isdisjoint(flags):
+        return None
+    mul, div = operator.mul, operator.truediv
+    lat = list(
+        map(
+            mul, map(div, map(mul, lat_raw, repeat(90.0)), repeat(_U32_MAX)), map(_SIGN[5].__getitem__, flags)
+        )
+    )
+    lon = list(
+        map(
+            mul,
+            map(div, map(mul, lon_raw, repeat(180.0)), repeat(_U32_MAX)),
+            map(_SIGN[6].__getitem__, flags),
+        )
+    )
+    odometer = map(div, map(operator.or_, odo_low, map(operator.lshift, odo_high, repeat(16))), repeat(10))
+    # The attributes' JSON: the odometer, then what follows it (source, flags, object, inputs), which a
+    # packet's records nearly always share: made once per distinct value.
+    oid = object_id if layout == 0x01 else None
+    rest = list(zip(source, map(_MOVING_3D.__getitem__, flags), din, strict=True))
+    tails = {key: _attributes_tail(key[0], key[1], oid, key[2]) for key in set(rest)}
+    attributes = list(
+        map(
+            operator.add,
+            map(operator.add, repeat('{"odometer_km":'), map(repr, odometer)),
+            map(tails.__getitem__, rest),
+        )
+    )
+    columns = (
+        rn,
+        list(map(mul, map(operator.add, ntm, repeat(_UNIX_TO_EGTS_S)), repeat(1_000_000))),
+        lat,
+        lon,
+        list(map(div, map(operator.and_, spd, repeat(0x3FFF)), repeat(10))),
+        list(map(operator.or_, direction, map(_HIGH_COURSE.__getitem__, spd))),
+        list(map(_IS_BIT[0].__getitem__, flags)),
+        list(map(_IS_BIT[3].__getitem__, flags)),
+        din,
+        attributes,
+    )
+    first = size - 21
+    starts = range(first, n, size)
+    return EgtsFixBlock(
+        device_id,
+        data,
+        columns,
+        (oid,) * count,
+        starts,
+        range(size, n + 1, size),
+    )
 
 
 def packets_to_fixes(packets: Iterable[EgtsPacket], device_id: str) -> list[Fix]:
@@ -546,6 +804,54 @@ def encode_response(
             record = encode_record(first_record_number + i, service, [response], from_device=False)
         records.append(record)
     frame_data = struct.pack("<HB", pid_answered & 0xFFFF, result) + b"".join(records)
+    return encode_packet(own_pid, PacketType.RESPONSE, frame_data)
+
+
+@functools.lru_cache(maxsize=256)
+def _ok_response_layout(count: int) -> struct.Struct:
+    return struct.Struct("<HB" + "HHBBBBHHB" * count)
+
+
+def encode_ok_response(
+    pid_answered: int,
+    record_numbers: Sequence[int],
+    service: int,
+    own_pid: int,
+    *,
+    first_record_number: int = 0,
+) -> bytes:
+    """What `encode_response(pid_answered, OK, [(n, OK, service) for n in record_numbers], own_pid,
+    first_record_number=...)` gives, packed at once: the answer to a packet whose records all went well."""
+    count = len(record_numbers)
+    first = first_record_number & 0xFFFF
+    own = (
+        range(first, first + count)
+        if first + count <= 0x10000
+        else [(first + i) & 0xFFFF for i in range(count)]
+    )
+    ok = ResultCode.OK
+    values = zip(
+        repeat(6),
+        own,
+        repeat(0),
+        repeat(service),
+        repeat(service),
+        repeat(0),
+        repeat(3),
+        record_numbers,
+        repeat(ok),
+        strict=False,
+    )
+    try:
+        frame_data = _ok_response_layout(count).pack(pid_answered & 0xFFFF, ok, *chain.from_iterable(values))
+    except struct.error:  # a value out of range: let the general encoder refuse it as it does
+        return encode_response(
+            pid_answered,
+            ok,
+            [(n, ok, service) for n in record_numbers],
+            own_pid,
+            first_record_number=first_record_number,
+        )
     return encode_packet(own_pid, PacketType.RESPONSE, frame_data)
 
 

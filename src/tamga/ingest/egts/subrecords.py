@@ -39,7 +39,7 @@ EPOCH: Final = datetime(2010, 1, 1, tzinfo=UTC)
 _U24_MAX: Final = 0xFFFFFF
 _U32_MAX: Final = 0xFFFFFFFF
 
-_POS_FIXED: Final = struct.Struct("<IIIBHBHBBB")
+pos_fixed: Final = struct.Struct("<IIIBHBHBBB")
 """The fixed 21 bytes of POS_DATA: NTM, LAT, LONG, FLG, SPD, DIR, ODM (as 2 + 1 bytes), DIN, SRC."""
 
 
@@ -228,7 +228,7 @@ class PosData:
         n = len(data)
         if n < 21:
             return cls._decode_checked(data)
-        ntm, lat_raw, lon_raw, flags, spd, direction, odo_low, odo_high, din, source = _POS_FIXED.unpack_from(
+        ntm, lat_raw, lon_raw, flags, spd, direction, odo_low, odo_high, din, source = pos_fixed.unpack_from(
             data
         )
         pos = 21
