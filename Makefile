@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps demo serve test lint typecheck unit bench clean
+.PHONY: install system-deps demo serve test lint typecheck unit bench bench-deps clean
 FONT := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 
 install: system-deps $(STAMP)
@@ -43,7 +43,14 @@ test: lint typecheck unit
 # The issues' benchmarks (clearance.py runs clearance_risk.py and clearance_tariff.py, which also run alone).
 BENCHES := transit_api monitoring clearance tax rates_lookup
 
-bench: install
+# monitoring.py's baseline (b) is PostGIS answering the corridor question: Debian's package for the
+# PostgreSQL of this machine (15), when apt can install it; without it that part reports null.
+POSTGIS := /usr/share/postgresql/15/extension/postgis.control
+
+bench-deps:
+	@test -f $(POSTGIS) || ! command -v apt-get >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3) || echo "PostGIS could not be installed: monitoring.py will say so"
+
+bench: install bench-deps
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 
 clean:
