@@ -208,13 +208,13 @@ async def driver(session: AsyncSession) -> Any | None:
     with the session. Parameters go as the driver takes them: JSON as text (`json_text`), aware
     datetimes, Decimals.
     """
+    if session.get_bind().dialect.name != "postgresql":
+        return None
     transaction = session.sync_session.get_transaction()
     cached = session.info.get("driver")
     if cached is not None and transaction is not None and cached[0] is transaction and transaction.is_active:
         return cached[1]  # the same transaction holds the same connection
     connection = await session.connection()
-    if connection.dialect.name != "postgresql":
-        return None
     fairy = await connection.get_raw_connection()
     adapter, raw = fairy.dbapi_connection, fairy.driver_connection
     if raw is None or adapter is None:  # pragma: no cover - a pooled connection always has both
