@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
+import asyncpg
 from sqlalchemy import (
     BigInteger,
     DateTime,
@@ -27,7 +28,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -133,9 +133,9 @@ class Database:
                 raise
 
     async def dispose(self) -> None:
-        side = _side_engines.pop(self.engine.sync_engine, None)
+        side = _side_pools.pop(self.engine.sync_engine, None)
         if side is not None:
-            await side.dispose()
+            await side.close()
         await self.engine.dispose()
 
 
@@ -156,36 +156,47 @@ async def commit(session: AsyncSession) -> None:
     await session.commit()
 
 
-# A small pool per engine for work done outside the caller's transaction (see `autonomous`). Its own
-# pool, never the sessions' one: a request holding a session connection never waits for a second
-# connection from the pool it holds, so a burst of requests cannot starve the pool.
-_side_engines: WeakKeyDictionary[Engine, AsyncEngine] = WeakKeyDictionary()
+# A small pool of plain asyncpg connections per engine, for work done outside the caller's transaction
+# (see `autonomous`). Its own pool, never the sessions' one: a request holding a session connection
+# never waits for a second connection from the pool it holds, so a burst of requests cannot starve it.
+# Plain asyncpg: these are single autocommitted statements on hot paths (the MRN counters, every keyed
+# POST), where SQLAlchemy's connection checkout and execution cost several times the statement.
+_side_pools: WeakKeyDictionary[Engine, Any] = WeakKeyDictionary()
+
+
+async def _side_pool(sync: Engine) -> Any:
+    pool = _side_pools.get(sync)
+    if pool is None:
+        dsn = sync.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        created = await asyncpg.create_pool(
+            dsn, min_size=1, max_size=8, max_inactive_connection_lifetime=1800
+        )
+        pool = _side_pools.setdefault(sync, created)
+        if pool is not created:  # another task made one meanwhile
+            await created.close()
+    return pool
 
 
 @asynccontextmanager
-async def autocommit(engine: AsyncEngine | Engine) -> AsyncIterator[AsyncConnection | None]:
-    """Give a connection in autocommit from the engine's side pool, or None on SQLite.
+async def autocommit(engine: AsyncEngine | Engine) -> AsyncIterator[Any | None]:
+    """Give an asyncpg connection outside any transaction, from the engine's side pool, or None on SQLite.
 
-    Each statement on it commits on its own, in one round trip (no BEGIN, no COMMIT). SQLite has
-    one writer at a time and its connections open their transactions themselves (BEGIN IMMEDIATE):
-    there the caller gets None and uses a session as usual.
+    Each statement on it commits on its own, in one round trip (no BEGIN, no COMMIT). It is the plain
+    driver: write SQL for it (`kit.pg`), with asyncpg's own codecs (no JSON set-up). SQLite has one
+    writer at a time and its connections open their transactions themselves (BEGIN IMMEDIATE): there
+    the caller gets None and uses a session as usual.
     """
     sync = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
     if sync.dialect.name == "sqlite":
         yield None
         return
-    side = _side_engines.get(sync)
-    if side is None:
-        side = create_async_engine(
-            sync.url, pool_size=4, max_overflow=4, pool_recycle=1800, isolation_level="AUTOCOMMIT"
-        )
-        _side_engines[sync] = side
-    async with side.connect() as conn:
+    pool = await _side_pool(sync)
+    async with pool.acquire() as conn:
         yield conn
 
 
 @asynccontextmanager
-async def autonomous(session: AsyncSession) -> AsyncIterator[AsyncConnection | None]:
+async def autonomous(session: AsyncSession) -> AsyncIterator[Any | None]:
     """Give a connection outside the session's transaction, in autocommit, or None on SQLite.
 
     For one short atomic write that must not hold its row locks until the caller's commit (a shared

@@ -5,7 +5,8 @@ with 409 while the first is in flight; the response is stored when it is known. 
 a crash frees the key (5xx and 401 by deleting the reservation; after a crash the reservation
 stays without a response, and a retry is told so with 409 rather than run twice).
 
-On PostgreSQL each of these is one autocommitted statement on a side connection (`kit.db.autocommit`):
+On PostgreSQL each of these is one autocommitted statement on a side connection of the driver
+(`kit.db.autocommit`):
 the reservation an INSERT ... ON CONFLICT DO NOTHING, the outcome an UPDATE, the release a DELETE,
 with no BEGIN or COMMIT round trips. SQLite uses a session for each, as its writers must queue.
 """
@@ -15,8 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import Delete, Select, delete, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Delete, Select, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,6 +54,20 @@ async def find_record(session: AsyncSession, principal: str, key: str) -> Idempo
 
 async def delete_record(session: AsyncSession, principal: str, key: str) -> None:
     await session.execute(_delete(principal, key))
+
+
+# PostgreSQL: single autocommitted statements on the side pool's driver (`kit.db.autocommit`).
+_PG_CLAIM = (
+    "INSERT INTO idempotency_records (principal, key, fingerprint, created_at) "
+    "VALUES ($1::VARCHAR, $2::VARCHAR, $3::VARCHAR, $4::TIMESTAMPTZ) "
+    "ON CONFLICT (principal, key) DO NOTHING RETURNING id"
+)
+_PG_FIND = "SELECT * FROM idempotency_records WHERE principal = $1::VARCHAR AND key = $2::VARCHAR"
+_PG_STORE = (
+    "UPDATE idempotency_records SET status_code = $3::INTEGER, content_type = $4::VARCHAR, body = $5::BYTEA "
+    "WHERE principal = $1::VARCHAR AND key = $2::VARCHAR"
+)
+_PG_FORGET = "DELETE FROM idempotency_records WHERE principal = $1::VARCHAR AND key = $2::VARCHAR"
 
 
 # --- middleware -----------------------------------------------------------------------------------
@@ -137,16 +151,10 @@ class IdempotencyMiddleware:
         record: IdempotencyRecord | None
         async with autocommit(db.engine) as conn:
             if conn is not None:
-                claim = (
-                    postgresql.insert(IdempotencyRecord)
-                    .values(principal=principal, key=key, fingerprint=fingerprint, created_at=utcnow())
-                    .on_conflict_do_nothing(index_elements=["principal", "key"])
-                    .returning(IdempotencyRecord.id)
-                )
-                if (await conn.execute(claim)).first() is not None:
+                if await conn.fetchval(_PG_CLAIM, principal, key, fingerprint, utcnow()) is not None:
                     return None
-                row = (await conn.execute(_find(principal, key))).first()
-                record = IdempotencyRecord(**row._mapping) if row is not None else None
+                row = await conn.fetchrow(_PG_FIND, principal, key)
+                record = IdempotencyRecord(**row) if row is not None else None
             else:
                 async with db.session() as session:
                     session.add(
@@ -179,12 +187,7 @@ class IdempotencyMiddleware:
     ) -> None:
         async with autocommit(db.engine) as conn:
             if conn is not None:
-                stmt = (
-                    update(IdempotencyRecord)
-                    .where(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)
-                    .values(status_code=status, content_type=content_type, body=body)
-                )
-                await conn.execute(stmt)
+                await conn.execute(_PG_STORE, principal, key, status, content_type, body)
                 return
         async with db.session() as session:
             record = await find_record(session, principal, key)
@@ -195,7 +198,7 @@ class IdempotencyMiddleware:
     async def _forget(self, db: Database, principal: str, key: str) -> None:
         async with autocommit(db.engine) as conn:
             if conn is not None:
-                await conn.execute(_delete(principal, key))
+                await conn.execute(_PG_FORGET, principal, key)
                 return
         async with db.session() as session:
             await delete_record(session, principal, key)

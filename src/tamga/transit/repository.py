@@ -236,9 +236,7 @@ async def allocate_counters(session: AsyncSession, *names: str) -> dict[str, int
     async with autonomous(session) as conn:
         if conn is None:
             return await next_counters(session, *names)
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
-        return {name: int(value) for name, value in await raw.fetch(_PG_COUNTERS, sorted(names))}
+        return {name: int(value) for name, value in await conn.fetch(_PG_COUNTERS, sorted(names))}
 
 
 async def next_counter(session: AsyncSession, name: str) -> int:
