@@ -58,7 +58,7 @@ from rich.table import Table
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool, Pool
+from sqlalchemy.pool import Pool
 
 from tamga.auth import service as auth_service
 from tamga.auth.domain import Principal, Role
@@ -315,24 +315,33 @@ def _process_tree_cpu(pid: int) -> float:
     return sum(_pid_cpu(p) for p in set(_tree(pid)))
 
 
-async def postgres_backends(url: str | None) -> list[int]:
-    """Pids of the PostgreSQL backends connected to the benchmark's database (the server is local)."""
-    if url is None or make_url(url).get_backend_name() != "postgresql":
-        return []
-    engine = create_async_engine(make_url(url), poolclass=NullPool)
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                text(
-                    "SELECT pid FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            )
-            return [int(r[0]) for r in rows]
-    except Exception:
-        return []
-    finally:
-        await engine.dispose()
+def _reaped_cpu(pid: int) -> float:
+    """CPU seconds of a process's children that have exited and been waited for (cutime + cstime)."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(stat[13]) + int(stat[14])) / CLK_TCK
+    return 0.0
+
+
+def postgres_processes() -> dict[int | str, float]:
+    """CPU seconds so far of every PostgreSQL process on this machine (the server is local): its
+    backends, whichever way they connected, and its background writers, by process name; and, under
+    "reaped", what its backends that have exited used (the postmaster's reaped children: a pool
+    closes the connections it opened beyond its size when the load falls)."""
+    found: dict[int | str, float] = {}
+    reaped = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() != "postgres":
+                    continue
+                pid = int(entry.name)
+                found[pid] = _pid_cpu(pid)
+                parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+                if Path(f"/proc/{parent}/comm").read_text().strip() != "postgres":  # the postmaster
+                    reaped += _reaped_cpu(pid)
+    found["reaped"] = reaped
+    return found
 
 
 @dataclass
@@ -342,11 +351,12 @@ class CpuWindow:
     server_pid: int | None = None
     database_url: str | None = None
     start: dict[str, float] = field(default_factory=dict)
-    pg_start: dict[int, float] = field(default_factory=dict)
+    pg_start: dict[int | str, float] = field(default_factory=dict)
     used: dict[str, float] = field(default_factory=dict)
 
     async def __aenter__(self) -> CpuWindow:
-        self.pg_start = {pid: _pid_cpu(pid) for pid in await postgres_backends(self.database_url)}
+        if self.database_url and make_url(self.database_url).get_backend_name() == "postgresql":
+            self.pg_start = postgres_processes()
         busy, total = _machine_cpu()
         self.start = {"busy": busy, "total": total, "self": time.process_time()}
         if self.server_pid:
@@ -363,8 +373,8 @@ class CpuWindow:
         if self.server_pid:
             self.used["server"] = _process_tree_cpu(self.server_pid) - self.start["server"]
         if self.database_url and make_url(self.database_url).get_backend_name() == "postgresql":
-            pids = set(self.pg_start) | set(await postgres_backends(self.database_url))
-            self.used["postgres"] = sum(max(0.0, _pid_cpu(p) - self.pg_start.get(p, 0.0)) for p in pids)
+            now = postgres_processes()
+            self.used["postgres"] = sum(max(0.0, cpu - self.pg_start.get(p, 0.0)) for p, cpu in now.items())
         app = self.used.get("server", self.used["client"])
         self.used["other"] = max(
             0.0,
@@ -989,7 +999,7 @@ def cpu_table(runs: list[Run]) -> Table:
     t = Table(
         title=f"CPU seconds during the timed phase ({cores} cores)",
         caption="app = the server's processes (HTTP) or this process (service layer); "
-        "client = this process's HTTP client; postgres = the backends of the benchmark's database; "
+        "client = this process's HTTP client; postgres = every PostgreSQL process (the server is local and otherwise idle); "
         "other = everything else on the machine (not this benchmark)",
     )
     cols = ["backend", "path", "wall s", "app CPU ms / movement", "app", "client", "postgres", "other"]
