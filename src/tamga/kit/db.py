@@ -107,7 +107,9 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
         engine = create_async_engine(url, echo=echo, **pooling)
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    # a fixed pool (see Settings.database_pool_size): an overflow connection is opened under load and
+    # closed when it falls, and each opening costs a backend's start and the driver's set-up
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
 
 
 class Database:
