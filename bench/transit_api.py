@@ -64,6 +64,7 @@ from tamga.auth import service as auth_service
 from tamga.auth.domain import Principal, Role
 from tamga.auth.security import configure_password_hashing
 from tamga.config import Settings
+from tamga.kit import db as kit_db
 from tamga.kit.db import Database, commit
 from tamga.kit.migrate import upgrade_async
 from tamga.parties import schemas as party_schemas
@@ -927,9 +928,24 @@ async def service_run(backend: str, url: str, args: argparse.Namespace, log_dir:
             if hasattr(raw, "remove_query_logger"):
                 raw.remove_query_logger(driver_count)
 
+        # and the side pool's plain asyncpg connections (kit.db.autocommit: the MRN counters)
+        side = kit_db.autocommit
+
+        @contextlib.asynccontextmanager
+        async def counted_side(engine: Any) -> Any:
+            async with side(engine) as conn:
+                if conn is not None:
+                    conn.add_query_logger(driver_count)
+                try:
+                    yield conn
+                finally:
+                    if conn is not None:
+                        conn.remove_query_logger(driver_count)
+
         event.listen(Engine, "before_cursor_execute", count)
         event.listen(Pool, "checkout", log_driver)
         event.listen(Pool, "checkin", unlog_driver)
+        kit_db.autocommit = counted_side  # type: ignore[assignment]
         for n in range(counted):
             c0 = counter[0]
             m = await lodge(n)
@@ -943,6 +959,7 @@ async def service_run(backend: str, url: str, args: argparse.Namespace, log_dir:
         event.remove(Engine, "before_cursor_execute", count)
         event.remove(Pool, "checkout", log_driver)
         event.remove(Pool, "checkin", unlog_driver)
+        kit_db.autocommit = side  # type: ignore[assignment]
         probe = movement(counted)
         await drive(args.warmup - counted, args.clients, probe)
         async with (
