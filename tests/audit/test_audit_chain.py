@@ -331,3 +331,26 @@ async def test_deleted_and_truncated_records_are_found(fresh_db: tuple[str, Data
     assert seqs == [7]
     report = await verify(db)
     assert not report.ok and (7, "sequence jumps from 0 to 7") in problems(report.findings)
+
+
+async def test_a_missing_before_is_the_json_null_on_every_database(backend: Backend) -> None:
+    """What the record holds is the same on both databases, however it was written (SQLAlchemy's JSON
+    type on SQLite, the driver on PostgreSQL): a creation's missing `before` is the JSON null."""
+    entity = f"json-null-{tag()}"
+    async with backend.db.session() as session:
+        audit.record(
+            session,
+            actor="test",
+            action="thing.create",
+            entity_type="thing",
+            entity_id=entity,
+            before=None,
+            after={"n": 1},
+        )
+        await commit(session)
+    async with backend.db.session() as session:
+        query = text("SELECT before IS NULL, after IS NULL FROM audit_records WHERE entity_id = :e")
+        assert (await session.execute(query, {"e": entity})).one() == (False, False)
+        (record,) = await audit_repo.for_entity(session, "thing", entity)
+        assert (record.before, record.after) == (None, {"n": 1})
+        assert (await audit.verify(session)).ok

@@ -55,6 +55,27 @@ async def test_a_fix_is_stored_once_and_only_new_ones_come_back(backend: Backend
         assert await store.count_fixes(session, dev.device_id) == 10
 
 
+async def test_two_stores_in_one_transaction_keep_their_rows_apart(backend: Backend) -> None:
+    """The second store of a transaction sees only its own rows (on PostgreSQL they pass through a
+    temporary table, which the INSERT empties as it reads it)."""
+    dev, other = await device(backend), await device(backend)
+    mine, theirs = track(dev.device_id, 3, start=T0), track(other.device_id, 3, start=T0)
+    async with backend.db.session() as session:
+        first = await store_reports(session, [Report(dev, f, "egts") for f in mine], utcnow())
+        # one fix of `other`, then the same three of `dev` again: all of them stored already but one
+        again = [Report(other, theirs[0], "egts"), *(Report(dev, f, "egts") for f in mine)]
+        second = await store_reports(session, again, utcnow())
+        await commit(session)
+    assert len(first.stored) == 3
+    assert [(s.fix.device_id, s.fix.record_id) for s in second.stored] == [
+        (other.device_id, theirs[0].record_id)
+    ]
+    assert second.duplicates == 3
+    async with backend.db.session() as session:
+        assert await store.count_fixes(session, dev.device_id) == 3
+        assert await store.count_fixes(session, other.device_id) == 1
+
+
 async def test_the_key_is_device_time_and_record_number(backend: Backend) -> None:
     dev, other = await device(backend), await device(backend)
     fix = track(dev.device_id, 1, start=T0)[0]

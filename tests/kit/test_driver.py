@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import inspect, select
 from tests.conftest import Backend
 
-from tamga.kit.db import commit, driver, json_text
+from tamga.kit.db import Database, autocommit, commit, driver, json_text
 from tamga.kit.pg import instance, pg_table
 from tamga.models import Counter, Movement
 
@@ -83,3 +83,19 @@ def test_a_row_becomes_a_loaded_object_outside_any_session() -> None:
     state = inspect(m)
     assert (m.id, m.status, m.lodged_at, m.seals) == (5, "lodged", at, [])
     assert state.session is None and not state.modified  # nothing to flush
+
+
+async def test_the_side_pool_connects_with_the_engines_arguments(backend: Backend) -> None:
+    """`autocommit` opens its plain asyncpg connections from the engine's URL, query options included
+    (SQLAlchemy's own adapter options are not the driver's)."""
+    url = backend.url + ("?prepared_statement_cache_size=50" if backend.kind == "postgres" else "")
+    db = Database(url, pool_size=2)
+    try:
+        async with autocommit(db.engine) as conn:
+            if backend.kind == "sqlite":
+                assert conn is None
+                return
+            assert await conn.fetchval("SELECT 41 + 1") == 42
+            assert await conn.fetchval("SELECT current_database()") == db.engine.url.database
+    finally:
+        await db.dispose()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from sqlalchemy import Table, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamga.kit.db import driver, json_text
+from tamga.kit.db import driver
 from tamga.models import AuditHead, AuditRecord
 
 _RECORDS = cast(Table, AuditRecord.__table__)
@@ -60,7 +61,8 @@ async def append(
     if raw is not None:
         columns = [[row[name] for row in rows] for name in _RECORD_COLUMNS]  # the order of _PG_APPEND
         for json_column in (_RECORD_COLUMNS.index("before"), _RECORD_COLUMNS.index("after")):
-            columns[json_column] = [json_text(v) for v in columns[json_column]]
+            # json.dumps: None as the JSON null, as SQLAlchemy's JSON type has always written it here
+            columns[json_column] = [json.dumps(v) for v in columns[json_column]]
         chains = sorted(heads)
         moves = [chains, [heads[c][0] for c in chains], [heads[c][1] for c in chains]]
         await raw.execute(_PG_APPEND, *columns, *moves)

@@ -218,7 +218,8 @@ class FixRows:
 
 _PG_SEAL_MOVEMENTS: Final = "SELECT id, movement_id FROM seals WHERE id = ANY($1::int8[])"
 # The rows go by binary COPY into a temporary table of the session (created where missing, emptied at
-# every commit), then into `fixes` with their segments (one array per column in SEGMENT_COLUMNS order) and
+# every commit), then into `fixes`, consumed by the INSERT itself (DELETE ... RETURNING: a second call in
+# the same transaction finds the table empty) with their segments (one array per column in SEGMENT_COLUMNS order) and
 # the receipt time: the driver encodes a row of COPY several times faster than the elements of arrays.
 # Times are microseconds since the Unix epoch, which PostgreSQL turns into timestamps exactly; the
 # INSERT's status gives how many rows were new.
@@ -230,21 +231,23 @@ CREATE TEMPORARY TABLE IF NOT EXISTS fix_input (
 ) ON COMMIT DELETE ROWS
 """
 _PG_INSERT_FIXES: Final = """
+WITH u AS (DELETE FROM pg_temp.fix_input RETURNING *)
 INSERT INTO fixes (device_id, "time", record_id, received_at, protocol, lat, lon, speed_kmh, course, valid,
                    black_box, opened, tampered, armed, low_battery, battery_v, movement_id, attributes)
 SELECT s.device_id, 'epoch'::timestamptz + u.time_us * interval '1 microsecond', u.record_id,
        $9::timestamptz, s.protocol, u.lat, u.lon, u.speed_kmh, u.course, u.valid, u.black_box, s.opened,
        s.tampered, s.armed, s.low_battery, s.battery_v, s.movement_id, u.attributes::json
-FROM pg_temp.fix_input u
+FROM u
 JOIN unnest($1::varchar[], $2::varchar[], $3::int8[], $4::bool[], $5::bool[], $6::bool[], $7::bool[],
             $8::float8[]) WITH ORDINALITY
      AS s(device_id, protocol, movement_id, opened, tampered, armed, low_battery, battery_v, segment)
   ON s.segment = u.segment
 ON CONFLICT (device_id, "time", record_id) DO NOTHING
 """
-# When some rows were not new: which were inserted by this transaction (the row's xmin), by position.
+# When some rows were not new: which were inserted by this transaction (the row's xmin) and by which of
+# its commands (cmin), by position.
 _PG_INSERTED_HERE: Final = """
-SELECT u.position - 1, f.xmin = pg_current_xact_id()::xid
+SELECT u.position - 1, f.xmin = pg_current_xact_id()::xid, f.cmin::text::int8
 FROM unnest($1::varchar[], $2::int8[], $3::int8[]) WITH ORDINALITY AS u(device_id, time_us, record_id, position)
 JOIN fixes f ON f.device_id = u.device_id AND f.record_id = u.record_id
             AND f."time" = 'epoch'::timestamptz + u.time_us * interval '1 microsecond'
@@ -256,10 +259,12 @@ async def insert_fixes(session: AsyncSession, rows: FixRows, received_at: dateti
     positions of the rows skipped (the keys of `rows` must differ).
 
     INSERT ... ON CONFLICT DO NOTHING. On PostgreSQL one statement for the whole batch, from the rows
-    copied into a temporary table (binary COPY), and nothing comes back but how many were new;
-    only when some were not does a second statement find which (the rows whose xmin is this
-    transaction: so the caller's transaction must not be inside a savepoint). On SQLite an executemany from one cached statement, which SQLAlchemy sends as multi-row
-    INSERTs ("insertmanyvalues"), RETURNING the keys inserted.
+    copied into a temporary table (binary COPY) that the INSERT empties as it reads it, and nothing
+    comes back but how many were new; only when some were not does a second statement find which (the
+    rows whose xmin is this transaction and whose cmin is its latest command: so the caller's
+    transaction must not be inside a savepoint, and it may store several times). On SQLite an
+    executemany from one cached statement, which SQLAlchemy sends as multi-row INSERTs
+    ("insertmanyvalues"), RETURNING the keys inserted.
     """
     if not len(rows):
         return set()
@@ -278,9 +283,14 @@ async def insert_fixes(session: AsyncSession, rows: FixRows, received_at: dateti
         inserted = int(status.rsplit(" ", 1)[1])
         if inserted == len(rows):
             return set()
-        # Some keys were stored before: the rows this transaction wrote are the new ones.
+        if inserted == 0:
+            return set(range(len(rows)))
+        # Some keys were stored before: the new rows are those this transaction wrote with its latest
+        # command (an earlier store of the same transaction wrote its rows with an earlier one).
         records = await raw.fetch(_PG_INSERTED_HERE, rows.devices(), rows.time_us, rows.record_id)
-        here = {position for position, written_here in records if written_here}
+        ours = [(position, command) for position, this_transaction, command in records if this_transaction]
+        latest = max(command for _, command in ours)
+        here = {position for position, command in ours if command == latest}
         if len(here) != inserted:  # pragma: no cover - only inside a savepoint, which no caller opens
             raise RuntimeError("cannot tell the new fixes apart: insert_fixes ran inside a savepoint")
         return set(range(len(rows))) - here

@@ -164,14 +164,22 @@ async def commit(session: AsyncSession) -> None:
 # Plain asyncpg: these are single autocommitted statements on hot paths (the MRN counters, every keyed
 # POST), where SQLAlchemy's connection checkout and execution cost several times the statement.
 _side_pools: WeakKeyDictionary[Engine, Any] = WeakKeyDictionary()
+SIDE_POOL_TIMEOUT_S = 30.0  # as long as a session waits for its pool
 
 
 async def _side_pool(sync: Engine) -> Any:
     pool = _side_pools.get(sync)
     if pool is None:
-        dsn = sync.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        # the engine's own connection arguments (host, database, ssl, ...), less its adapter's
+        _, params = sync.dialect.create_connect_args(sync.url)
+        for adapter_only in (
+            "prepared_statement_cache_size",
+            "prepared_statement_name_func",
+            "async_fallback",
+        ):
+            params.pop(adapter_only, None)
         created = await asyncpg.create_pool(
-            dsn, min_size=1, max_size=8, max_inactive_connection_lifetime=1800
+            **params, min_size=1, max_size=8, max_inactive_connection_lifetime=1800
         )
         pool = _side_pools.setdefault(sync, created)
         if pool is not created:  # another task made one meanwhile
@@ -193,7 +201,7 @@ async def autocommit(engine: AsyncEngine | Engine) -> AsyncIterator[Any | None]:
         yield None
         return
     pool = await _side_pool(sync)
-    async with pool.acquire() as conn:
+    async with pool.acquire(timeout=SIDE_POOL_TIMEOUT_S) as conn:
         yield conn
 
 
