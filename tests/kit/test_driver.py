@@ -48,8 +48,11 @@ def test_sql_from_the_metadata_casts_every_parameter_without_modifiers() -> None
         "INSERT INTO movements (lrn, route_length_km, seals) "
         "VALUES ($1::VARCHAR, $2::NUMERIC, $3::JSON) RETURNING id"
     )
-    assert movements.update(("status",), ("id", "version")) == (
-        "UPDATE movements SET status = $1::VARCHAR WHERE id = $2::BIGINT AND version = $3::INTEGER"
+    assert movements.assignments(("status", "released_at"), 3) == (
+        "status = $3::VARCHAR, released_at = $4::TIMESTAMP WITH TIME ZONE"
+    )
+    assert movements.insert_arrays(("lrn",), 2, (("id", "$1::BIGINT"),)) == (
+        "INSERT INTO movements (id, lrn) SELECT $1::BIGINT, parts.* FROM (SELECT * FROM unnest($2::VARCHAR[])) AS parts"
     )
     assert movements.unnest_select(("lrn", "lodged_at"), 4) == (
         "SELECT * FROM unnest($4::VARCHAR[], $5::TIMESTAMP WITH TIME ZONE[])"

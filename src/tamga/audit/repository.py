@@ -10,6 +10,7 @@ from sqlalchemy import Table, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamga.kit.db import driver
+from tamga.kit.pg import pg_table
 from tamga.models import AuditHead, AuditRecord
 
 _RECORDS = cast(Table, AuditRecord.__table__)
@@ -20,17 +21,12 @@ _RECORD_COLUMNS = [c.name for c in _RECORDS.c if c.name != "id"]
 # PostgreSQL, on the driver (`kit.db.driver`): the heads' locked read, and the append in one statement
 # (the heads move from bound arrays, the records' INSERT rides as a data-modifying WITH).
 _PG_LOCK_HEADS = "SELECT id, seq, hash FROM audit_head WHERE id = ANY($1::int4[]) ORDER BY id FOR UPDATE"
-_PG_APPEND = """
-WITH appended AS (
-    INSERT INTO audit_records (chain, seq, at, actor, action, entity_type, entity_id, before, after,
-                               prev_hash, hash)
-    SELECT * FROM unnest($1::int4[], $2::int8[], $3::timestamptz[], $4::varchar[], $5::varchar[],
-                         $6::varchar[], $7::varchar[], $8::json[], $9::json[], $10::varchar[], $11::varchar[])
+_PG_APPEND = (
+    f"WITH appended AS ({pg_table(_RECORDS).insert_arrays(tuple(_RECORD_COLUMNS))}) "
+    "UPDATE audit_head SET seq = moves.seq, hash = moves.hash "
+    f"FROM unnest(${len(_RECORD_COLUMNS) + 1}::int4[], ${len(_RECORD_COLUMNS) + 2}::int8[], "
+    f"${len(_RECORD_COLUMNS) + 3}::varchar[]) AS moves (id, seq, hash) WHERE audit_head.id = moves.id"
 )
-UPDATE audit_head SET seq = moves.seq, hash = moves.hash
-FROM unnest($12::int4[], $13::int8[], $14::varchar[]) AS moves (id, seq, hash)
-WHERE audit_head.id = moves.id
-"""
 
 
 async def lock_heads(session: AsyncSession, chains: list[int]) -> dict[int, tuple[int, str]]:

@@ -68,13 +68,20 @@ class PgTable:
         return f"SELECT * FROM unnest({arrays})"
 
     @cache  # noqa: B019
-    def update(self, columns: tuple[str, ...], where: tuple[str, ...]) -> str:
-        """UPDATE of `columns` WHERE each of `where` equals its parameter (set first, then where)."""
-        sets = ", ".join(f"{c} = {self.param(n, c)}" for n, c in enumerate(columns, start=1))
-        conditions = " AND ".join(
-            f"{c} = {self.param(n, c)}" for n, c in enumerate(where, start=len(columns) + 1)
-        )
-        return f"UPDATE {self.name} SET {sets} WHERE {conditions}"
+    def insert_arrays(
+        self, columns: tuple[str, ...], first: int = 1, lead: tuple[tuple[str, str], ...] = ()
+    ) -> str:
+        """INSERT of rows of `columns` bound as one array each from `$first` on (`unnest_select`),
+        each row led by the `lead` columns' SQL expressions (a parent's id, say)."""
+        names = ", ".join([*(name for name, _ in lead), *columns])
+        values = ", ".join([*(expression for _, expression in lead), "parts.*"])
+        select = self.unnest_select(columns, first)
+        return f"INSERT INTO {self.name} ({names}) SELECT {values} FROM ({select}) AS parts"
+
+    @cache  # noqa: B019
+    def assignments(self, columns: tuple[str, ...], first: int) -> str:
+        """`column = $n::type, ...` for an UPDATE's SET, the parameters numbered from `first`."""
+        return ", ".join(f"{c} = {self.param(n, c)}" for n, c in enumerate(columns, start=first))
 
 
 @cache

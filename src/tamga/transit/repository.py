@@ -59,6 +59,7 @@ _PG_NEW_PARTS = tuple(
         (_PG_OFFICES, _OFFICE_COLUMNS),
     )
 )
+_PG_EVENT_COLUMNS = _PG_NEW_PARTS[1][1]
 
 
 def _pg_insert_movement() -> str:
@@ -67,18 +68,15 @@ def _pg_insert_movement() -> str:
     n = len(_MOVEMENT_COLUMNS)
     ctes = [f"m AS ({_PG_MOVEMENTS.insert(_MOVEMENT_COLUMNS, ('id',))})"]
     for table, columns in _PG_NEW_PARTS:
-        ctes.append(
-            f"new_{table.name} AS (INSERT INTO {table.name} (movement_id, {', '.join(columns)}) "
-            f"SELECT m.id, parts.* FROM m, ({table.unnest_select(columns, n + 1)}) AS parts)"
-        )
+        parts = table.insert_arrays(columns, n + 1, (("movement_id", "(SELECT id FROM m)"),))
+        ctes.append(f"new_{table.name} AS ({parts})")
         n += len(columns)
     return f"WITH {', '.join(ctes)} SELECT id FROM m"
 
 
 _PG_INSERT_MOVEMENT = _pg_insert_movement()
 _PG_STEP_PARTS = (
-    f"new_events AS (INSERT INTO {_PG_EVENTS.name} (movement_id, {', '.join(_PG_NEW_PARTS[1][1])}) "
-    f"SELECT $1::BIGINT, parts.* FROM ({_PG_EVENTS.unnest_select(_PG_NEW_PARTS[1][1], 4)}) AS parts), "
+    f"new_events AS ({_PG_EVENTS.insert_arrays(_PG_EVENT_COLUMNS, 4, (('movement_id', '$1::BIGINT'),))}), "
     "armed AS (UPDATE seals SET status = 'armed', movement_id = $1::BIGINT WHERE id = ANY($3::BIGINT[]))"
 )
 
@@ -87,8 +85,7 @@ _PG_STEP_PARTS = (
 def _pg_step(columns: tuple[str, ...]) -> str:
     """A step of a locked movement: UPDATE of `columns` and its version ($1 the id, $2 the version
     read), its events ($4...) and the seals it arms ($3) riding as WITHs; the columns' values last."""
-    first = 4 + len(_PG_NEW_PARTS[1][1])
-    sets = ", ".join(f"{c} = {_PG_MOVEMENTS.param(n, c)}" for n, c in enumerate(columns, start=first))
+    sets = _PG_MOVEMENTS.assignments(columns, 4 + len(_PG_EVENT_COLUMNS))
     return (
         f"WITH {_PG_STEP_PARTS} UPDATE movements SET {sets}, version = $2::INTEGER + 1 "
         "WHERE id = $1::BIGINT AND version = $2::INTEGER"
@@ -191,7 +188,7 @@ async def write_movement(
     raw = await driver(session)
     if raw is not None:
         keys = tuple(changes)
-        params = [movement.id, version, seal_ids, *_PG_EVENTS.arrays(events, _PG_NEW_PARTS[1][1])]
+        params = [movement.id, version, seal_ids, *_PG_EVENTS.arrays(events, _PG_EVENT_COLUMNS)]
         status = await raw.execute(_pg_step(keys), *params, *_PG_MOVEMENTS.values(changes, keys))
         written = status == "UPDATE 1"
     else:
