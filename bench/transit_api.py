@@ -1076,6 +1076,15 @@ def summary(runs: list[Run], args: argparse.Namespace) -> dict[str, Any]:
     for backend in ("postgres", "sqlite"):
         b = best(runs, backend)
         svc = next((r for r in runs if r.backend == backend and r.mode == "service"), None)
+        if svc is not None and not svc.errors:
+            out[f"service_movements_per_s_{backend}"] = round(svc.per_s, 1)
+            out[f"service_p99_ms_{backend}"] = round(svc.p(99), 1)
+            out[f"service_cpu_ms_per_movement_{backend}"] = round(
+                1000 * svc.cpu["app"] / max(svc.movements, 1), 1
+            )
+            out[f"service_db_cpu_ms_per_movement_{backend}"] = round(
+                1000 * svc.cpu.get("postgres", 0.0) / max(svc.movements, 1), 1
+            )
         if b is None:
             continue
         out[f"movements_per_s_{backend}"] = round(b.per_s, 1)
@@ -1085,11 +1094,7 @@ def summary(runs: list[Run], args: argparse.Namespace) -> dict[str, Any]:
         out[f"workers_{backend}"] = b.workers
         out[f"server_cpu_ms_per_movement_{backend}"] = round(1000 * b.cpu["app"] / max(b.movements, 1), 1)
         if svc is not None and not svc.errors:
-            out[f"service_movements_per_s_{backend}"] = round(svc.per_s, 1)
             out[f"http_over_service_ratio_{backend}"] = round(svc.per_s / b.per_s, 2)
-            out[f"service_cpu_ms_per_movement_{backend}"] = round(
-                1000 * svc.cpu["app"] / max(svc.movements, 1), 1
-            )
         for w_run in (r for r in runs if r.backend == backend and r.mode == "http"):
             out[f"movements_per_s_{backend}_{w_run.workers}w"] = round(w_run.per_s, 1)
             out[f"p99_ms_{backend}_{w_run.workers}w"] = round(w_run.p(99), 1)
@@ -1128,7 +1133,7 @@ async def main(args: argparse.Namespace) -> int:
     began = time.monotonic()
     for backend in backends:
         workers = args.workers if args.workers else ([1, 2] if backend == "postgres" else [1])
-        for w in workers:
+        for w in [] if args.no_http else workers:
             console.print(
                 f"[dim]{time.monotonic() - began:5.0f}s  {backend}: HTTP with {w} worker(s) ...[/dim]"
             )
@@ -1216,6 +1221,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="server to create the throwaway database on (env TAMGA_BENCH_POSTGRES_URL)",
     )
     p.add_argument("--no-service", action="store_true", help="skip the service-layer baseline")
+    p.add_argument(
+        "--no-http",
+        action="store_true",
+        help="only the service-layer baseline (to compare builds of the service and repository code)",
+    )
     p.add_argument(
         "--client",
         choices=["httpx", "raw"],

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
+import json
 import os
 import re
 import sys
@@ -15,13 +17,24 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import delete, select, text, update
 from tests.conftest import Backend, _create_postgres_database, _drop_postgres_database
 from tests.support.builders import admin, ok, operator, tag
 
 from tamga.audit import repository as audit_repo
 from tamga.audit import service as audit
-from tamga.audit.domain import GENESIS_HASH, Entry, Finding, chain_of, record_hash, verify_chain
+from tamga.audit.domain import (
+    GENESIS_HASH,
+    Entry,
+    Finding,
+    chain_of,
+    hash_prefix,
+    link_hash,
+    record_hash,
+    verify_chain,
+)
 from tamga.kit.db import Database, commit
 from tamga.kit.migrate import upgrade_async
 from tamga.models import AuditHead, AuditRecord
@@ -82,6 +95,59 @@ def test_the_hash_covers_every_field_and_the_link() -> None:
     for change in changes:
         assert record_hash(dataclasses.replace(entry, **change), prev) != digest, change
     assert record_hash(entry, "1" * 64) != digest
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seq=st.integers(1, 2**62),
+    micros=st.integers(0, 10**15),
+    actor=st.text(max_size=30),
+    action=st.text(max_size=30),
+    entity_type=st.text(max_size=20),
+    entity_id=st.text(max_size=20),
+    before=st.none() | st.dictionaries(st.text(max_size=8), _json, max_size=4),
+    after=st.none() | st.dictionaries(st.text(max_size=8), _json, max_size=4),
+    chain=st.integers(0, 15),
+    prev=st.text("0123456789abcdef", min_size=64, max_size=64),
+)
+def test_the_prefix_and_the_link_make_the_hash_of_the_whole_canonical_json(
+    seq: int,
+    micros: int,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    chain: int,
+    prev: str,
+) -> None:
+    """The database finishes a hash from the prefix (PostgreSQL's append): the pieces must give
+    exactly the SHA-256 of the record's whole canonical JSON, whatever the record holds."""
+    at = T0 + timedelta(microseconds=micros)
+    entry = Entry(seq, at, actor, action, entity_type, entity_id, before, after, chain)
+    whole = {
+        "chain": chain,
+        "seq": seq,
+        "at": at.isoformat(timespec="microseconds"),
+        "actor": actor,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "before": before,
+        "after": after,
+        "prev": prev,
+    }
+    canonical = json.dumps(whole, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    expected = hashlib.sha256(canonical.encode()).hexdigest()
+    assert record_hash(entry, prev) == link_hash(hash_prefix(entry), prev, seq) == expected
 
 
 @pytest.mark.parametrize(
@@ -354,3 +420,71 @@ async def test_a_missing_before_is_the_json_null_on_every_database(backend: Back
         (record,) = await audit_repo.for_entity(session, "thing", entity)
         assert (record.before, record.after) == (None, {"n": 1})
         assert (await audit.verify(session)).ok
+
+
+async def test_one_write_appends_many_records_across_chains_in_their_order(
+    fresh_db: tuple[str, Database],
+) -> None:
+    """One commit recording changes to several entities, some sharing a chain and interleaved: each
+    chain gets its records in the order they were recorded, numbered on from its head, linked and
+    hashed as `verify` recomputes them (on PostgreSQL the database finishes the hashes)."""
+    _, db = fresh_db
+    await append(db, 2)  # the ledger's chain already has a head to go on from
+    ledger = chain_of("thing", "ledger")
+    others = [f"other-{i}" for i in range(40)]
+    same = next(e for e in others if chain_of("thing", e) == ledger)
+    elsewhere = [e for e in others if chain_of("thing", e) != ledger][:3]
+    order = ["ledger", elsewhere[0], same, elsewhere[1], "ledger", elsewhere[0], elsewhere[2], same]
+    async with db.session() as session:
+        for i, entity in enumerate(order):
+            audit.record(
+                session,
+                actor="system:test",
+                action="thing.step",
+                entity_type="thing",
+                entity_id=entity,
+                before={"i": i - 1} if i else None,
+                after={"i": i, "note": "ё ✓"},
+            )
+        await commit(session)
+    report = await verify(db)
+    assert report.ok and report.records == 2 + len(order)
+    async with db.session() as session:
+        stored = (
+            await session.execute(
+                select(AuditRecord.chain, AuditRecord.seq, AuditRecord.entity_id, AuditRecord.after)
+                .where(AuditRecord.action == "thing.step")
+                .order_by(AuditRecord.chain, AuditRecord.seq)
+            )
+        ).all()
+        heads = {h.id: h.seq for h in (await session.execute(select(AuditHead))).scalars()}
+    for chain in {chain_of("thing", e) for e in order}:
+        mine = [(seq, entity, after["i"]) for c, seq, entity, after in stored if c == chain]
+        recorded = [(entity, i) for i, entity in enumerate(order) if chain_of("thing", entity) == chain]
+        first = 3 if chain == ledger else 1
+        assert mine == [(first + n, e, i) for n, (e, i) in enumerate(recorded)]
+        assert heads[chain] == mine[-1][0]
+
+
+async def test_concurrent_appenders_to_one_chain_queue_on_its_head(fresh_db: tuple[str, Database]) -> None:
+    """Real concurrent transactions appending to the same chain: none forks it, none is lost."""
+    _, db = fresh_db
+    await asyncio.gather(*(append(db, 5) for _ in range(6)))
+    report = await verify(db)
+    assert report.ok and report.records == 30
+    async with db.session() as session:
+        head = await session.get(AuditHead, chain_of("thing", "ledger"))
+        assert head is not None and head.seq == 30
+
+
+async def test_a_chain_without_its_head_refuses_the_append_and_keeps_nothing(
+    fresh_db: tuple[str, Database],
+) -> None:
+    _, db = fresh_db
+    async with db.session() as session:
+        await session.execute(delete(AuditHead).where(AuditHead.id == chain_of("thing", "ledger")))
+        await session.commit()
+    with pytest.raises(RuntimeError, match="has no head row"):
+        await append(db, 1)
+    async with db.session() as session:
+        assert (await session.execute(select(AuditRecord))).first() is None

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import inspect, select
 from tests.conftest import Backend
 
-from tamga.kit.db import Database, autocommit, commit, driver, json_text
+from tamga.kit.db import PG_SERVER_SETTINGS, Database, autocommit, commit, driver, json_text
 from tamga.kit.pg import instance, pg_table
 from tamga.models import Counter, Movement
 
@@ -100,5 +100,46 @@ async def test_the_side_pool_connects_with_the_engines_arguments(backend: Backen
                 return
             assert await conn.fetchval("SELECT 41 + 1") == 42
             assert await conn.fetchval("SELECT current_database()") == db.engine.url.database
+    finally:
+        await db.dispose()
+
+
+async def test_a_side_connection_comes_back_outside_any_transaction(backend: Backend) -> None:
+    """The side pool's release skips asyncpg's full session reset, but still rolls back a transaction
+    left open (a failed caller's): the next borrower starts clean and nothing it did is committed."""
+    if backend.kind == "sqlite":
+        return
+    db = Database(backend.url, pool_size=2)
+    name = f"{NAME}-side-left-open"
+    try:
+        async with autocommit(db.engine) as conn:
+            await conn.execute("BEGIN")
+            await conn.execute("INSERT INTO counters (name, value) VALUES ($1, 1)", name)
+            left_open = await conn.fetchval("SELECT pg_backend_pid()")
+        seen = False
+        for _ in range(9):  # the pool hands its connections out in turn: the same one comes back
+            async with autocommit(db.engine) as conn:
+                if await conn.fetchval("SELECT pg_backend_pid()") == left_open:
+                    assert not conn.is_in_transaction()
+                    seen = True
+        assert seen
+        assert await _counter(backend, name) is None
+    finally:
+        await db.dispose()
+
+
+async def test_every_postgres_connection_starts_with_the_servers_settings(backend: Backend) -> None:
+    """The sessions' connections and the side pool's alike (`PG_SERVER_SETTINGS`: generic plans)."""
+    if backend.kind == "sqlite":
+        return
+    db = Database(backend.url, pool_size=2)
+    try:
+        async with db.session() as session:
+            raw = await driver(session)
+            for name, value in PG_SERVER_SETTINGS.items():
+                assert await raw.fetchval(f"SHOW {name}") == value
+        async with autocommit(db.engine) as conn:
+            for name, value in PG_SERVER_SETTINGS.items():
+                assert await conn.fetchval(f"SHOW {name}") == value
     finally:
         await db.dispose()

@@ -96,6 +96,16 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# Every PostgreSQL connection (the sessions' pool and the side pool) starts with these settings.
+# plan_cache_mode: the statements are prepared once per connection (asyncpg), and PostgreSQL then
+# plans each execution afresh for its parameter values unless a generic plan looks as cheap. Ours are
+# keyed lookups and writes whose best plan does not depend on the values, but a bound array (`unnest`,
+# `= ANY`) makes the generic plan's estimate look dearer, so PostgreSQL kept re-planning them: on the
+# transit path that was 1.0 to 1.3 ms of the database's CPU per movement out of 4.0 to 4.4
+# (bench/transit_api.py's service layer, the two modes interleaved in one run).
+PG_SERVER_SETTINGS: Mapping[str, str] = {"plan_cache_mode": "force_generic_plan"}
+
+
 def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
     """Give an async engine for the URL, configured for its dialect."""
     parsed = make_url(url)
@@ -109,7 +119,14 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
         return engine
     # a fixed pool (see Settings.database_pool_size): an overflow connection is opened under load and
     # closed when it falls, and each opening costs a backend's start and the driver's set-up
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_recycle=1800,
+        connect_args={"server_settings": dict(PG_SERVER_SETTINGS)},
+    )
 
 
 class Database:
@@ -179,12 +196,25 @@ async def _side_pool(sync: Engine) -> Any:
         ):
             params.pop(adapter_only, None)
         created = await asyncpg.create_pool(
-            **params, min_size=1, max_size=8, max_inactive_connection_lifetime=1800
+            **{**params, "server_settings": {**PG_SERVER_SETTINGS, **params.get("server_settings", {})}},
+            min_size=1,
+            max_size=8,
+            max_inactive_connection_lifetime=1800,
+            reset=_keep_session,
         )
         pool = _side_pools.setdefault(sync, created)
         if pool is not created:  # another task made one meanwhile
             await created.close()
     return pool
+
+
+async def _keep_session(_conn: Any) -> None:
+    """The side pool's reset on release: nothing beyond asyncpg's own (an open transaction is rolled back).
+
+    asyncpg's default also runs `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` (a round
+    trip on every release); nothing on these connections takes an advisory lock, opens a cursor,
+    listens or sets a session variable.
+    """
 
 
 @asynccontextmanager
