@@ -21,6 +21,7 @@ from tests.support.builders import (
     declaration,
     item,
     ok,
+    operator,
     seal,
     world,
 )
@@ -390,6 +391,31 @@ async def test_every_fault_of_a_declaration_is_listed(
         "body.items[2].currency",
     )
     assert len(problem["errors"]) >= 9
+
+
+async def test_seals_of_another_carrier_and_parties_that_do_not_exist_are_named(
+    http: httpx.AsyncClient, backend: Backend, w: World
+) -> None:
+    """A lodging reads its operators, guarantee and seals together (one statement on PostgreSQL):
+    whatever is missing, each fault is still named, down to none of the operators existing at all."""
+    other = await operator(http, "RU", carrier=True)
+    body = declaration(w, carrier_id=other, seals=[w.seals[0], "ENS-never-registered"])
+    problem = await refused(backend, lodge(http, w, body), 422, "body.seals[0]", "body.seals[1]")
+    reasons = {e["field"]: e["reason"] for e in problem["errors"]}
+    assert "another carrier" in reasons["body.seals[0]"]
+    assert "no registered seal" in reasons["body.seals[1]"]
+
+    nobody = 10**12
+    body = declaration(w, holder_id=nobody, carrier_id=nobody + 1, seals=[w.seals[0]])
+    problem = await refused(
+        backend,
+        http.post("/api/v1/movements", json=body, headers=await admin(http)),
+        422,
+        "body.holder_id",
+        "body.carrier_id",
+        "body.guarantee",
+        "body.seals[0]",
+    )
 
 
 async def test_every_schema_fault_is_listed(http: httpx.AsyncClient, backend: Backend, w: World) -> None:

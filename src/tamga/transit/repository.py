@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import Select, Table, exists, insert, select, update
@@ -100,10 +100,14 @@ def _split(row: Any, prefix: str) -> dict[str, Any]:
     return {k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)}
 
 
-_PG_OPERATORS_AND_GUARANTEE = (
-    f"SELECT {_columns_as(_PG_OPERATORS, 'o', 'o_')}, {_columns_as(_PG_GUARANTEES, 'g', 'g_')} "
-    "FROM operators o LEFT JOIN guarantees g ON g.grn = $1::VARCHAR AND g.holder_id = o.id AND o.id = $2::BIGINT "
-    "WHERE o.id = ANY($3::BIGINT[])"
+# one row per operator found, or one row of NULLs when none is: the seals' arrays ride on every row
+_PG_LODGING_PARTIES = (
+    f"SELECT {_columns_as(_PG_OPERATORS, 'o', 'o_')}, {_columns_as(_PG_GUARANTEES, 'g', 'g_')}, "
+    "s.serials AS s_serials, s.carriers AS s_carriers "
+    "FROM (SELECT array_agg(serial ORDER BY id) AS serials, array_agg(carrier_id ORDER BY id) AS carriers "
+    "FROM seals WHERE serial = ANY($4::VARCHAR[])) AS s "
+    "LEFT JOIN operators o ON o.id = ANY($3::BIGINT[]) "
+    "LEFT JOIN guarantees g ON g.grn = $1::VARCHAR AND g.holder_id = o.id AND o.id = $2::BIGINT"
 )
 _PG_MOVEMENT_WITH_TERMS = (
     "SELECT m.*, g.kind AS g_kind, g.grn AS g_grn, g.currency AS g_currency "
@@ -241,21 +245,33 @@ async def next_counter(session: AsyncSession, name: str) -> int:
     return (await next_counters(session, name))[name]
 
 
-async def operators_and_guarantee(
-    session: AsyncSession, operator_ids: Sequence[int], holder_id: int, grn: str
-) -> tuple[dict[int, Operator], Guarantee | None]:
-    """Give the operators found among `operator_ids`, and the guarantee `grn` if `holder_id` holds it
-    (None when it does not exist or is another's): what a lodging checks, in one round trip. Read
-    only: on PostgreSQL they are not in the session."""
+class LodgingParties(NamedTuple):
+    """What a lodging checks of the parties it names."""
+
+    operators: dict[int, Operator]  # those found among the ids asked for
+    guarantee: Guarantee | None  # the GRN asked for, if the holder holds it
+    seal_carriers: dict[str, int]  # the registered seals among the serials, to their carrier
+
+
+async def lodging_parties(
+    session: AsyncSession, operator_ids: Sequence[int], holder_id: int, grn: str, seals: Sequence[str]
+) -> LodgingParties:
+    """Give the operators found among `operator_ids`, the guarantee `grn` if `holder_id` holds it
+    (None when it does not exist or is another's) and the registered seals among `seals`: on
+    PostgreSQL one round trip, on the driver (the objects are not in the session)."""
     raw = await driver(session)
     if raw is not None:
         found: dict[int, Operator] = {}
         held: Guarantee | None = None
-        for row in await raw.fetch(_PG_OPERATORS_AND_GUARANTEE, grn, holder_id, list(set(operator_ids))):
-            found[row["o_id"]] = instance(Operator, _split(row, "o_"))
+        carriers: dict[str, int] = {}
+        rows = await raw.fetch(_PG_LODGING_PARTIES, grn, holder_id, list(set(operator_ids)), list(seals))
+        for row in rows:
+            if row["o_id"] is not None:
+                found[row["o_id"]] = instance(Operator, _split(row, "o_"))
             if row["g_id"] is not None:
                 held = instance(Guarantee, _split(row, "g_"))
-        return found, held
+            carriers = dict(zip(row["s_serials"] or (), row["s_carriers"] or (), strict=True))
+        return LodgingParties(found, held, carriers)
     on = (Guarantee.grn == grn) & (Guarantee.holder_id == Operator.id) & (Operator.id == holder_id)
     stmt = select(Operator, Guarantee).outerjoin(Guarantee, on).where(Operator.id.in_(set(operator_ids)))
     operators: dict[int, Operator] = {}
@@ -263,7 +279,10 @@ async def operators_and_guarantee(
     for op, g in (await session.execute(stmt)).all():
         operators[op.id] = op
         guarantee = g or guarantee
-    return operators, guarantee
+    registered = (
+        await session.execute(select(Seal.serial, Seal.carrier_id).where(Seal.serial.in_(seals)))
+    ).all()
+    return LodgingParties(operators, guarantee, {serial: carrier for serial, carrier in registered})
 
 
 async def guarantee_by_grn(session: AsyncSession, grn: str) -> Guarantee | None:

@@ -160,8 +160,8 @@ async def lodge(
 
     catalog = load_catalog()
     errors = declaration_errors(catalog, decl)
-    operators, guarantee = await repository.operators_and_guarantee(
-        session, [holder_id, decl.carrier_id], holder_id, decl.guarantee.grn
+    operators, guarantee, seal_carriers = await repository.lodging_parties(
+        session, [holder_id, decl.carrier_id], holder_id, decl.guarantee.grn, decl.seals
     )
     if holder_id not in operators:
         errors.append(FieldError("body.holder_id", f"no operator {holder_id}"))
@@ -187,12 +187,10 @@ async def lodge(
         or (guarantee.valid_until is not None and guarantee.valid_until < now.date())
     ):
         errors.append(FieldError("body.guarantee.grn", "the guarantee is not valid today"))
-    registered = {s.serial: s for s in await parties_repo.seals_for_step(session, decl.seals)}
     for i, serial in enumerate(decl.seals):
-        seal = registered.get(serial)
-        if seal is None:
+        if serial not in seal_carriers:
             errors.append(FieldError(f"body.seals[{i}]", f"no registered seal {serial}"))
-        elif seal.carrier_id != decl.carrier_id:
+        elif seal_carriers[serial] != decl.carrier_id:
             errors.append(FieldError(f"body.seals[{i}]", f"seal {serial} belongs to another carrier"))
     if errors:
         raise ValidationFailed(errors)
