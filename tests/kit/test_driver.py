@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import inspect, select
 from tests.conftest import Backend
 
-from tamga.kit.db import PG_SERVER_SETTINGS, Database, autocommit, commit, driver, json_text
+from tamga.kit.db import Database, autocommit, commit, driver, json_text
 from tamga.kit.pg import instance, pg_table
 from tamga.models import Counter, Movement
 
@@ -124,22 +124,5 @@ async def test_a_side_connection_comes_back_outside_any_transaction(backend: Bac
                     seen = True
         assert seen
         assert await _counter(backend, name) is None
-    finally:
-        await db.dispose()
-
-
-async def test_every_postgres_connection_starts_with_the_servers_settings(backend: Backend) -> None:
-    """The sessions' connections and the side pool's alike (`PG_SERVER_SETTINGS`: generic plans)."""
-    if backend.kind == "sqlite":
-        return
-    db = Database(backend.url, pool_size=2)
-    try:
-        async with db.session() as session:
-            raw = await driver(session)
-            for name, value in PG_SERVER_SETTINGS.items():
-                assert await raw.fetchval(f"SHOW {name}") == value
-        async with autocommit(db.engine) as conn:
-            for name, value in PG_SERVER_SETTINGS.items():
-                assert await conn.fetchval(f"SHOW {name}") == value
     finally:
         await db.dispose()

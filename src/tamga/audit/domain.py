@@ -53,21 +53,10 @@ class Entry:
 
 def record_hash(entry: Entry, prev_hash: str) -> str:
     """Give the SHA-256 over the previous hash and the entry's canonical JSON."""
-    return link_hash(hash_prefix(entry), prev_hash, entry.seq)
-
-
-# The canonical JSON has sorted keys, and the two that chain a record, "prev" and "seq", sort after
-# every other: the JSON is a prefix known when the change is recorded, then the link, known only
-# once the chain's head is locked. The database can so finish the hash itself (the audit repository,
-# on PostgreSQL) from the prefix and these pieces of the link.
-LINK_OPEN, LINK_SEQ, LINK_CLOSE = '"prev":"', '","seq":', "}"
-
-
-def hash_prefix(entry: Entry) -> bytes:
-    """Give the UTF-8 canonical JSON of the entry up to its link: every key but "prev" and "seq"."""
     payload = json.dumps(
         {
             "chain": entry.chain,
+            "seq": entry.seq,
             "at": entry.at.isoformat(timespec="microseconds"),
             "actor": entry.actor,
             "action": entry.action,
@@ -75,18 +64,14 @@ def hash_prefix(entry: Entry) -> bytes:
             "entity_id": entry.entity_id,
             "before": entry.before,
             "after": entry.after,
+            "prev": prev_hash,
         },
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
         default=_default,
     )
-    return payload[:-1].encode() + b","  # the closing brace comes after the link
-
-
-def link_hash(prefix: bytes, prev_hash: str, seq: int) -> str:
-    """Give the hash of a record from its `hash_prefix`, the previous record's hash and its number."""
-    return hashlib.sha256(prefix + f"{LINK_OPEN}{prev_hash}{LINK_SEQ}{seq}{LINK_CLOSE}".encode()).hexdigest()
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

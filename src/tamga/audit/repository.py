@@ -3,103 +3,68 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
-from typing import Any, NamedTuple, cast
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
 from sqlalchemy import Table, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamga.audit.domain import LINK_CLOSE, LINK_OPEN, LINK_SEQ, Entry, link_hash
 from tamga.kit.db import driver
 from tamga.kit.pg import pg_table
 from tamga.models import AuditHead, AuditRecord
 
 _RECORDS = cast(Table, AuditRecord.__table__)
 _HEADS = cast(Table, AuditHead.__table__)
+_RECORD_COLUMNS = [c.name for c in _RECORDS.c if c.name != "id"]
 
 
-class NewRecord(NamedTuple):
-    """A record to append: its entry (`seq` not yet known) and the entry's `hash_prefix`."""
-
-    entry: Entry
-    prefix: bytes
-
-
-# PostgreSQL, on the driver (`kit.db.driver`): the whole append in one statement. The given records
-# are numbered within their chains (k), the heads locked in chain order (no deadlock; a waiter reads
-# the head as its holder left it), and the links computed recursively, each record's hash from its
-# prefix, the previous hash and its number (`domain.link_hash`, in SQL); then the records' INSERT and
-# the heads' UPDATE to each chain's last record.
-_R = pg_table(_RECORDS).casts
-_PG_LINK = (
-    f"encode(sha256(g.prefix || convert_to('{LINK_OPEN}' || c.hash || '{LINK_SEQ}' || (c.seq + 1) "
-    f"|| '{LINK_CLOSE}', 'UTF8')), 'hex')::VARCHAR"
+# PostgreSQL, on the driver (`kit.db.driver`): the heads' locked read, and the append in one statement
+# (the heads move from bound arrays, the records' INSERT rides as a data-modifying WITH).
+_PG_LOCK_HEADS = "SELECT id, seq, hash FROM audit_head WHERE id = ANY($1::int4[]) ORDER BY id FOR UPDATE"
+_PG_APPEND = (
+    f"WITH appended AS ({pg_table(_RECORDS).insert_arrays(tuple(_RECORD_COLUMNS))}) "
+    "UPDATE audit_head SET seq = moves.seq, hash = moves.hash "
+    f"FROM unnest(${len(_RECORD_COLUMNS) + 1}::int4[], ${len(_RECORD_COLUMNS) + 2}::int8[], "
+    f"${len(_RECORD_COLUMNS) + 3}::varchar[]) AS moves (id, seq, hash) WHERE audit_head.id = moves.id"
 )
-_PG_APPEND = f"""WITH RECURSIVE given AS (
-  SELECT g.*, row_number() OVER (PARTITION BY g.chain ORDER BY g.ord) AS k
-  FROM unnest($1::{_R["chain"]}[], $2::BYTEA[], $4::{_R["actor"]}[], $5::{_R["action"]}[],
-              $6::{_R["entity_type"]}[], $7::{_R["entity_id"]}[], $8::{_R["before"]}[], $9::{_R["after"]}[])
-       WITH ORDINALITY AS g (chain, prefix, actor, action, entity_type, entity_id, before, after, ord)
-), heads AS (
-  SELECT id, seq, hash::VARCHAR FROM audit_head WHERE id = ANY($1::{_R["chain"]}[]) ORDER BY id FOR UPDATE
-), chained (chain, k, seq, prev_hash, hash) AS (
-  SELECT id, 0::BIGINT, seq, hash, hash FROM heads
-  UNION ALL
-  SELECT c.chain, c.k + 1, c.seq + 1, c.hash, {_PG_LINK}
-  FROM chained c JOIN given g ON g.chain = c.chain AND g.k = c.k + 1
-), appended AS (
-  INSERT INTO audit_records (chain, seq, at, actor, action, entity_type, entity_id, before, after,
-                             prev_hash, hash)
-  SELECT c.chain, c.seq, $3::{_R["at"]}, g.actor, g.action, g.entity_type, g.entity_id, g.before, g.after,
-         c.prev_hash, c.hash
-  FROM chained c JOIN given g ON g.chain = c.chain AND g.k = c.k
-)
-UPDATE audit_head SET seq = last.seq, hash = last.hash
-FROM (SELECT DISTINCT ON (chain) chain, seq, hash FROM chained ORDER BY chain, k DESC) AS last
-WHERE audit_head.id = last.chain
-RETURNING audit_head.id"""
 
 
-async def append(session: AsyncSession, records: Sequence[NewRecord]) -> None:
-    """Append records to their chains, in the given order within each chain, in the caller's
-    transaction; the chains' heads are locked until its commit (only appenders to the same chain wait).
+async def lock_heads(session: AsyncSession, chains: list[int]) -> dict[int, tuple[int, str]]:
+    """Give (seq, hash) of the given chains' heads, locked until commit, in chain order (no deadlock).
 
-    PostgreSQL: one statement, one round trip, the hashes finished by the database. SQLite (whose
-    writer lock already serialises): the heads read, the hashes finished here, the records inserted,
-    the heads moved. Raises RuntimeError, the caller's transaction then rolled back, for a chain with
-    no head row (the migration creates every head: a missing one is a broken database).
+    SQLite's writer lock already serialises; on PostgreSQL only appenders to the same chain wait.
     """
-    if not records:
-        return
-    chains = sorted({r.entry.chain for r in records})
     raw = await driver(session)
     if raw is not None:
-        entries = [r.entry for r in records]
-        moved = await raw.fetch(
-            _PG_APPEND,
-            [e.chain for e in entries],
-            [r.prefix for r in records],
-            entries[0].at,
-            [e.actor for e in entries],
-            [e.action for e in entries],
-            [e.entity_type for e in entries],
-            [e.entity_id for e in entries],
-            [json.dumps(e.before) for e in entries],  # JSON null for None, as SQLAlchemy's JSON type writes
-            [json.dumps(e.after) for e in entries],
-        )
-        _check_heads(chains, {row[0] for row in moved})
+        return {
+            chain: (seq, digest) for chain, seq, digest in await raw.fetch(_PG_LOCK_HEADS, sorted(chains))
+        }
+    h = AuditHead.__table__.c
+    stmt = select(h.id, h.seq, h.hash).where(h.id.in_(sorted(chains))).order_by(h.id).with_for_update()
+    return {chain: (seq, digest) for chain, seq, digest in (await session.execute(stmt)).all()}
+
+
+async def append(
+    session: AsyncSession, rows: list[dict[str, Any]], heads: dict[int, tuple[int, str]]
+) -> None:
+    """Insert chained records and move their chains' heads (Core statements: no ORM bookkeeping).
+
+    On PostgreSQL one statement (the heads' UPDATE from bound arrays, the records' INSERT as a
+    data-modifying WITH): an append is one round trip after the locked read of the heads. On SQLite
+    an INSERT of the rows and one UPDATE of every head (a CASE on the chain).
+    """
+    raw = await driver(session)
+    if raw is not None:
+        columns = [[row[name] for row in rows] for name in _RECORD_COLUMNS]  # the order of _PG_APPEND
+        for json_column in (_RECORD_COLUMNS.index("before"), _RECORD_COLUMNS.index("after")):
+            # json.dumps: None as the JSON null, as SQLAlchemy's JSON type has always written it here
+            columns[json_column] = [json.dumps(v) for v in columns[json_column]]
+        chains = sorted(heads)
+        moves = [chains, [heads[c][0] for c in chains], [heads[c][1] for c in chains]]
+        await raw.execute(_PG_APPEND, *columns, *moves)
         return
     h = _HEADS.c
-    found = select(h.id, h.seq, h.hash).where(h.id.in_(chains)).order_by(h.id).with_for_update()
-    heads = {chain: (seq, digest) for chain, seq, digest in (await session.execute(found)).all()}
-    _check_heads(chains, set(heads))
-    rows: list[dict[str, Any]] = []
-    for r in records:
-        e = r.entry
-        seq, prev = heads[e.chain]
-        digest = link_hash(r.prefix, prev, seq + 1)
-        heads[e.chain] = (seq + 1, digest)
-        rows.append({**_record_row(e), "seq": seq + 1, "prev_hash": prev, "hash": digest})
+    chains = sorted(heads)
     move = (
         update(_HEADS)
         .where(h.id.in_(chains))
@@ -110,25 +75,6 @@ async def append(session: AsyncSession, records: Sequence[NewRecord]) -> None:
     )
     await session.execute(insert(_RECORDS), rows)
     await session.execute(move)
-
-
-def _record_row(e: Entry) -> dict[str, Any]:
-    return {
-        "chain": e.chain,
-        "at": e.at,
-        "actor": e.actor,
-        "action": e.action,
-        "entity_type": e.entity_type,
-        "entity_id": e.entity_id,
-        "before": e.before,
-        "after": e.after,
-    }
-
-
-def _check_heads(chains: list[int], found: set[int]) -> None:
-    missing = sorted(set(chains) - found)
-    if missing:
-        raise RuntimeError(f"audit chain {missing[0]} has no head row")
 
 
 async def heads(session: AsyncSession) -> dict[int, AuditHead]:

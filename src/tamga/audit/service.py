@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamga.audit import repository
-from tamga.audit.domain import AUDIT_CHAINS, Entry, Finding, canonical, chain_of, hash_prefix, verify_chain
+from tamga.audit.domain import AUDIT_CHAINS, Entry, Finding, canonical, chain_of, record_hash, verify_chain
 from tamga.kit.clock import utcnow
 from tamga.kit.db import on_commit
 
@@ -62,17 +63,49 @@ async def append_now(session: AsyncSession) -> None:
 
 
 async def _append_pending(session: AsyncSession) -> None:
-    """Append the queued entries to their chains, in the order they were recorded, in one write."""
+    """Append the queued entries to their chains: one locked read of the heads, then one write."""
     pending: list[_Pending] = session.info.pop("audit_pending", [])
     if not pending:
         return
-    now = utcnow()
-    records = []
+    by_chain: dict[int, list[_Pending]] = {}
     for p in pending:
-        chain = chain_of(p.entity_type, p.entity_id)
-        entry = Entry(0, now, p.actor, p.action, p.entity_type, p.entity_id, p.before, p.after, chain)
-        records.append(repository.NewRecord(entry, hash_prefix(entry)))
-    await repository.append(session, records)
+        by_chain.setdefault(chain_of(p.entity_type, p.entity_id), []).append(p)
+    heads = await repository.lock_heads(session, list(by_chain))
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    new_heads: dict[int, tuple[int, str]] = {}
+    for chain, entries in by_chain.items():
+        if chain not in heads:  # the migration creates every head; a missing one is a broken database
+            raise RuntimeError(f"audit chain {chain} has no head row")
+        new_heads[chain] = _chain_rows(chain, *heads[chain], entries, now, rows)
+    await repository.append(session, rows, new_heads)
+
+
+def _chain_rows(
+    chain: int, seq: int, prev: str, entries: list[_Pending], now: datetime, rows: list[dict[str, Any]]
+) -> tuple[int, str]:
+    """Add the rows of entries chained after (seq, prev) to `rows`; give the chain's new head."""
+    for p in entries:
+        seq += 1
+        entry = Entry(seq, now, p.actor, p.action, p.entity_type, p.entity_id, p.before, p.after, chain)
+        digest = record_hash(entry, prev)
+        rows.append(
+            {
+                "chain": chain,
+                "seq": seq,
+                "at": now,
+                "actor": p.actor,
+                "action": p.action,
+                "entity_type": p.entity_type,
+                "entity_id": p.entity_id,
+                "before": p.before,
+                "after": p.after,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    return seq, prev
 
 
 async def verify(session: AsyncSession) -> VerifyReport:

@@ -96,16 +96,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-# Every PostgreSQL connection (the sessions' pool and the side pool) starts with these settings.
-# plan_cache_mode: the statements are prepared once per connection (asyncpg), and PostgreSQL then
-# plans each execution afresh for its parameter values unless a generic plan looks as cheap. Ours are
-# keyed lookups and writes whose best plan does not depend on the values, but a bound array (`unnest`,
-# `= ANY`) makes the generic plan's estimate look dearer, so PostgreSQL kept re-planning them: on the
-# transit path that was 1.0 to 1.3 ms of the database's CPU per movement out of 4.0 to 4.4
-# (bench/transit_api.py's service layer, the two modes interleaved in one run).
-PG_SERVER_SETTINGS: Mapping[str, str] = {"plan_cache_mode": "force_generic_plan"}
-
-
 def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
     """Give an async engine for the URL, configured for its dialect."""
     parsed = make_url(url)
@@ -125,7 +115,6 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
         pool_size=pool_size,
         max_overflow=0,
         pool_recycle=1800,
-        connect_args={"server_settings": dict(PG_SERVER_SETTINGS)},
     )
 
 
@@ -196,7 +185,7 @@ async def _side_pool(sync: Engine) -> Any:
         ):
             params.pop(adapter_only, None)
         created = await asyncpg.create_pool(
-            **{**params, "server_settings": {**PG_SERVER_SETTINGS, **params.get("server_settings", {})}},
+            **params,
             min_size=1,
             max_size=8,
             max_inactive_connection_lifetime=1800,
