@@ -109,13 +109,7 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
         return engine
     # a fixed pool (see Settings.database_pool_size): an overflow connection is opened under load and
     # closed when it falls, and each opening costs a backend's start and the driver's set-up
-    return create_async_engine(
-        url,
-        echo=echo,
-        pool_size=pool_size,
-        max_overflow=0,
-        pool_recycle=1800,
-    )
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
 
 
 class Database:
