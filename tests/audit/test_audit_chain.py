@@ -361,7 +361,7 @@ async def test_one_write_appends_many_records_across_chains_in_their_order(
 ) -> None:
     """One commit recording changes to several entities, some sharing a chain and interleaved: each
     chain gets its records in the order they were recorded, numbered on from its head, linked and
-    hashed as `verify` recomputes them (on PostgreSQL the database finishes the hashes)."""
+    hashed as `verify` recomputes them, and its head names the last."""
     _, db = fresh_db
     await append(db, 2)  # the ledger's chain already has a head to go on from
     ledger = chain_of("thing", "ledger")
