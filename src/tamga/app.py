@@ -18,7 +18,7 @@ from tamga.config import Settings, get_settings
 from tamga.ingest import endpoints as ingest_endpoints
 from tamga.ingest.bus import FixBus
 from tamga.kit.db import Database
-from tamga.kit.http import BodyLimitMiddleware, install_error_handlers
+from tamga.kit.http import BodyLimitMiddleware, SessionScopeMiddleware, install_error_handlers
 from tamga.kit.idempotency import IdempotencyMiddleware
 from tamga.monitoring import endpoints as monitoring_endpoints
 from tamga.monitoring.service import AlarmHub
@@ -119,7 +119,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         """Say the process is up."""
         return {"status": "ok", "version": __version__}
 
-    # Outermost first: the body limit runs before idempotency reads the body.
+    # Each add_middleware wraps what was added before: the body limit runs first, then idempotency
+    # (which reads the body), then the scope that closes each request's session after its response.
+    app.add_middleware(SessionScopeMiddleware)
     app.add_middleware(
         IdempotencyMiddleware, database=lambda: app.state.db, identify=idempotency_identity(settings)
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -164,11 +164,43 @@ async def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Give a session for this request; the endpoint commits once, at its end."""
-    db: Database = request.app.state.db
-    async with db.session() as session:
-        yield session
+_SESSIONS = "tamga.sessions"  # the scope key of the list a request's session is kept in
+
+
+class SessionScopeMiddleware:
+    """Close the session a request opened (`get_session`) once its response is sent, or it failed.
+
+    What a `yield` dependency would do (FastAPI closes those after the response too), at a fraction of
+    the cost: FastAPI spends about 50 us of CPU per request on a `yield` dependency's exit stack, more
+    than a plain dependency and this middleware together. Closing rolls back whatever was not
+    committed; endpoints commit once, at their end (`kit.db.commit`).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        opened: list[AsyncSession] = []
+        scope[_SESSIONS] = opened
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            for session in opened:
+                await session.close()
+
+
+async def get_session(request: Request) -> AsyncSession:
+    """Give this request's session, opened on first use; `SessionScopeMiddleware` closes it."""
+    opened: list[AsyncSession] | None = request.scope.get(_SESSIONS)
+    if opened is None:
+        raise RuntimeError("SessionScopeMiddleware is not installed: nothing would close the session")
+    if not opened:
+        db: Database = request.app.state.db
+        opened.append(db.sessions())
+    return opened[0]
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
