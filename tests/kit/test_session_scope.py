@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from sqlalchemy import select, text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tests.conftest import Backend
 
 from tamga.kit.db import Database, commit
@@ -32,13 +33,37 @@ def _app(db: Database, *, scoped: bool = True) -> FastAPI:
         await session.execute(text("INSERT INTO counters (name, value) VALUES (:n, 1)"), {"n": name})
         raise RuntimeError("the endpoint failed after writing")
 
+    @app.post("/refuse")
+    async def refuse(session: SessionDep) -> None:
+        app.state.refused_session = session
+        await session.execute(select(Counter.value).limit(1))  # a transaction is open (on SQLite: locked)
+        raise HTTPException(409, "refused after reading")
+
     @app.get("/same")
     async def same(a: SessionDep, b: SessionDep) -> dict[str, bool]:
         return {"same": a is b}
 
     if scoped:
         app.add_middleware(SessionScopeMiddleware)
+        app.add_middleware(_SeeWhenTheResponseStarts)
     return app
+
+
+class _SeeWhenTheResponseStarts:
+    """Outside the session scope, as the idempotency middleware is: notes whether the refused
+    request's session still had a transaction open when its response started."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start" and scope.get("path") == "/refuse":
+                state = scope["app"].state
+                state.open_at_start = state.refused_session.in_transaction()
+            await send(message)
+
+        await self.app(scope, receive, watch)
 
 
 async def _stored(db: Database, name: str) -> bool:
@@ -63,6 +88,10 @@ async def test_what_a_request_did_not_commit_is_rolled_back_and_its_connection_r
             assert (await http.post(f"/write/{kept}", params={"keep": True})).json() == {"kept": True}
             assert await _stored(db, kept)
             assert (await http.get("/same")).json() == {"same": True}  # one session per request
+            # a refused request's transaction is over before its response starts: what runs while
+            # it is sent (the Idempotency-Key's stored outcome) never waits on it
+            assert (await http.post("/refuse")).status_code == 409
+            assert transport.app.state.open_at_start is False  # type: ignore[attr-defined]
         assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     finally:
         async with db.session() as session:
