@@ -102,6 +102,19 @@ Part = StoredFix | StoredBlock
 """What a `StoredFixes` is made of: single fixes and blocks."""
 
 
+def _size(part: Part) -> int:
+    return len(part) if isinstance(part, StoredBlock) else 1
+
+
+def _fixes_of(parts: Iterable[Part]) -> Iterator[StoredFix]:
+    """The fixes of parts, one by one, in order."""
+    for part in parts:
+        if isinstance(part, StoredBlock):
+            yield from part
+        else:
+            yield part
+
+
 class StoredFixes(Sequence[StoredFix]):
     """Stored fixes in order, kept as they came: single `StoredFix`es and `StoredBlock`s (`parts`)."""
 
@@ -114,24 +127,17 @@ class StoredFixes(Sequence[StoredFix]):
             self.add(part)
 
     def add(self, part: Part) -> None:
-        """Append a fix or a block."""
-        if isinstance(part, StoredBlock):
-            if not len(part):
-                return
-            self._length += len(part)
-        else:
-            self._length += 1
-        self.parts.append(part)
+        """Append a fix or a block (an empty block adds nothing)."""
+        size = _size(part)
+        if size:
+            self.parts.append(part)
+            self._length += size
 
     def __len__(self) -> int:
         return self._length
 
     def __iter__(self) -> Iterator[StoredFix]:
-        for part in self.parts:
-            if isinstance(part, StoredBlock):
-                yield from part
-            else:
-                yield part
+        return _fixes_of(self.parts)
 
     @overload
     def __getitem__(self, index: int) -> StoredFix: ...
@@ -158,10 +164,6 @@ class StoredFixes(Sequence[StoredFix]):
         raise IndexError("stored fix index out of range")  # pragma: no cover - the length says otherwise
 
 
-def _size(part: Part) -> int:
-    return len(part) if isinstance(part, StoredBlock) else 1
-
-
 class _Queue:
     """The bus's queue: a deque of parts (single fixes and blocks) that counts, hands out and takes back
     fixes one by one (`popleft`, `extend`, iteration) and takes whole parts for a batch (`take`)."""
@@ -176,11 +178,7 @@ class _Queue:
         return self._count
 
     def __iter__(self) -> Iterator[StoredFix]:
-        for part in self._parts:
-            if isinstance(part, StoredBlock):
-                yield from part
-            else:
-                yield part
+        return _fixes_of(self._parts)
 
     def oldest_received_at(self) -> datetime | None:
         return self._parts[0].received_at if self._parts else None
