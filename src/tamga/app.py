@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         return {"status": "ok", "version": __version__}
 
     # Each add_middleware wraps what was added before: the body limit runs first, then idempotency
-    # (which reads the body), then the scope that closes each request's session after its response.
+    # (which reads the body), then the scope that closes each request's session as its response starts.
     app.add_middleware(SessionScopeMiddleware)
     app.add_middleware(
         IdempotencyMiddleware, database=lambda: app.state.db, identify=idempotency_identity(settings)

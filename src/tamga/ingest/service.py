@@ -294,9 +294,8 @@ async def store_submissions(
                 candidates.append((len(rows), outcome, (item, entries, states)))
                 rows.extend(block, taken, item.protocol, by_inputs, movements.get(device.seal_id))
             continue
-        for report in sorted(
-            as_reports(submission), key=_TIME
-        ):  # stable: a packet's records keep their order
+        # sorted is stable: a packet's records keep their order
+        for report in sorted(as_reports(submission), key=_TIME):
             fix, device = report.fix, report.device
             key = (
                 device.device_id,
