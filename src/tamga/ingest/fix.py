@@ -8,7 +8,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +115,13 @@ class FixBlock(ABC):
     @abstractmethod
     def fix(self, index: int) -> Fix:
         """The `Fix` of one entry, as the protocol's general decoder gives it."""
+
+
+def block_entries(column: Sequence[T], rows: Sequence[int] | None) -> Sequence[T]:
+    """The entries `rows` of one of a block's columns, in that order (all of them when None; a range as
+    a slice of the column)."""
+    if rows is None:
+        return column
+    if isinstance(rows, range):
+        return column[rows.start : rows.stop : rows.step]
+    return [column[i] for i in rows]

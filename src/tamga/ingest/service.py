@@ -25,7 +25,7 @@ from tamga.auth.domain import Principal, Role
 from tamga.auth.security import dummy_hash, verify_password
 from tamga.ingest import store
 from tamga.ingest.bus import StoredBlock, StoredFix, StoredFixes
-from tamga.ingest.fix import Fix, FixBlock, attributes_json
+from tamga.ingest.fix import Fix, FixBlock, attributes_json, block_entries
 from tamga.ingest.profiles import DeviceProfile, SealState, UnknownDeviceModel, device_profile, seal_state
 from tamga.ingest.schemas import SealStateReport, TelemetryFixIn
 from tamga.kit.errors import FieldError, Forbidden, ValidationFailed
@@ -195,7 +195,7 @@ def _block_states(
 ) -> tuple[dict[int, SealState], list[SealState]]:
     """The seal states a block's entries `rows` (all when None) report, by inputs, and each entry's."""
     profile = device.profile
-    inputs = block.inputs if rows is None else [block.inputs[i] for i in rows]
+    inputs = block_entries(block.inputs, rows)
     by_inputs: dict[int, SealState] = {}
     for value in set(inputs):
         if profile is None:

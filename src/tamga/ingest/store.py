@@ -10,7 +10,7 @@ from typing import Any, Final
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamga.ingest.fix import Fix, FixBlock
+from tamga.ingest.fix import Fix, FixBlock, block_entries
 from tamga.ingest.profiles import SealState
 from tamga.kit.db import driver
 from tamga.kit.upsert import insert_for
@@ -171,24 +171,21 @@ class FixRows:
         """Add the rows of a block's entries `rows` (all of them, in order, when None), the seal state of
         each read from its inputs (`states`, by inputs)."""
 
-        def pick(column: Sequence[Any]) -> Sequence[Any]:
-            return column if rows is None else [column[i] for i in rows]
-
-        inputs = pick(block.inputs)
+        inputs = block_entries(block.inputs, rows)
         segments = {
             value: self.segment_of(block.device_id, protocol, movement_id, state)
             for value, state in states.items()
         }
         self.segment.extend(map(segments.__getitem__, inputs))
-        self.time_us.extend(pick(block.time_us))
-        self.record_id.extend(pick(block.record_id))
-        self.lat.extend(pick(block.lat))
-        self.lon.extend(pick(block.lon))
-        self.speed_kmh.extend(pick(block.speed_kmh))
-        self.course.extend(pick(block.course))
-        self.valid.extend(pick(block.valid))
-        self.black_box.extend(pick(block.black_box))
-        self.attributes.extend(pick(block.attributes))
+        self.time_us.extend(block_entries(block.time_us, rows))
+        self.record_id.extend(block_entries(block.record_id, rows))
+        self.lat.extend(block_entries(block.lat, rows))
+        self.lon.extend(block_entries(block.lon, rows))
+        self.speed_kmh.extend(block_entries(block.speed_kmh, rows))
+        self.course.extend(block_entries(block.course, rows))
+        self.valid.extend(block_entries(block.valid, rows))
+        self.black_box.extend(block_entries(block.black_box, rows))
+        self.attributes.extend(block_entries(block.attributes, rows))
 
     def devices(self) -> list[str]:
         """Each row's device id."""

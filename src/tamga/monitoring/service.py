@@ -32,7 +32,7 @@ from tamga.audit import service as audit
 from tamga.auth.domain import Principal, Role
 from tamga.config import Settings
 from tamga.ingest.bus import FixBus, StoredBlock, StoredFix, StoredFixes
-from tamga.ingest.fix import Fix
+from tamga.ingest.fix import Fix, block_entries
 from tamga.ingest.profiles import DeviceProfile, SealState, device_profile
 from tamga.ingest.service import profile_of
 from tamga.kit.clock import utcnow
@@ -453,18 +453,12 @@ def _columns(fixes: StoredFixes) -> engine.FixColumns:
             continue
         flush()
         block, rows = part.block, part.rows
-
-        def pick(column: Sequence[Any], rows: Sequence[int] = rows) -> Sequence[Any]:
-            if isinstance(rows, range):
-                return column[rows.start : rows.stop : rows.step]
-            return [column[i] for i in rows]
-
         movement.append(repeat(part.movement_id or 0, len(rows)))
-        time_us.append(pick(block.time_us))
-        lat.append(pick(block.lat))
-        lon.append(pick(block.lon))
-        valid.append(pick(block.valid))
-        speed.append(pick(block.speed_kmh))
+        time_us.append(block_entries(block.time_us, rows))
+        lat.append(block_entries(block.lat, rows))
+        lon.append(block_entries(block.lon, rows))
+        valid.append(block_entries(block.valid, rows))
+        speed.append(block_entries(block.speed_kmh, rows))
         states.append(part.states)
     flush()
     n = len(fixes)
