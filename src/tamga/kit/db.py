@@ -36,6 +36,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from tamga.kit.pool import FairAsyncPool
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -103,13 +105,16 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
         pooling: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            pooling = {"pool_size": pool_size, "max_overflow": 0}
+            pooling = {"poolclass": FairAsyncPool, "pool_size": pool_size, "max_overflow": 0}
         engine = create_async_engine(url, echo=echo, **pooling)
         _configure_sqlite(engine)
         return engine
     # a fixed pool (see Settings.database_pool_size): an overflow connection is opened under load and
-    # closed when it falls, and each opening costs a backend's start and the driver's set-up
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
+    # closed when it falls, and each opening costs a backend's start and the driver's set-up; waiting
+    # checkouts are served in order of arrival (`kit.pool`)
+    return create_async_engine(
+        url, echo=echo, poolclass=FairAsyncPool, pool_size=pool_size, max_overflow=0, pool_recycle=1800
+    )
 
 
 class Database:
