@@ -71,6 +71,7 @@ from tamga.parties import schemas as party_schemas
 from tamga.parties import service as parties
 from tamga.parties import synthetic
 from tamga.parties.domain import SealOperator, SealProtocol
+from tamga.rates.service import load_samples
 from tamga.transit import schemas as transit_schemas
 from tamga.transit import service as transit
 
@@ -148,10 +149,11 @@ def declaration(w: World, n: int, seal: str) -> dict[str, Any]:
 
 
 async def seed(db: Database, seals: int) -> World:
-    """Seed through the service layer: operators, users, seals, a guarantee."""
+    """Seed through the service layer: the sample exchange rates, operators, users, seals, a guarantee."""
     began = time.monotonic()
     rng = random.Random(2024)
     async with db.session() as session:
+        await load_samples(session)  # a lodging's amount at stake is estimated at the rates in force
         inn, carrier_inn = synthetic.inn_legal(rng, 67), synthetic.inn_legal(rng, 77)
         holder = await parties.register_operator(
             session,

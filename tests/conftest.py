@@ -24,6 +24,7 @@ from tamga.auth.security import configure_password_hashing
 from tamga.config import Settings
 from tamga.kit.db import Database, commit
 from tamga.kit.migrate import upgrade_async
+from tamga.rates.service import load_samples
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 POSTGRES_URL = os.environ.get("TAMGA_TEST_POSTGRES_URL")
@@ -130,6 +131,7 @@ async def backend(
         await auth_service.create_user(
             session, None, username="admin", password=ADMIN_PASSWORD, role=Role.ADMINISTRATOR
         )
+        await load_samples(session)  # the exchange rates a lodging's amount at stake is estimated at
         await commit(session)
     b = Backend(kind, url, settings, db)
     yield b

@@ -49,6 +49,7 @@ from tamga.parties import schemas as party_schemas
 from tamga.parties import service as parties
 from tamga.parties import synthetic
 from tamga.parties.domain import AeoStatus, SealOperator, SealProtocol
+from tamga.rates.service import load_samples
 from tamga.reference.catalog import load_catalog
 from tamga.simulate.corridors import CORRIDORS, Corridor
 from tamga.simulate.display import FleetView, PlatformSide, alarm_table
@@ -108,7 +109,9 @@ class DemoWorld:
 
 async def seed(session: AsyncSession, rng: random.Random, *, mqtt: bool = False) -> DemoWorld:
     """Create the demo's operators, users, vehicles, seals and guarantees (once); with `mqtt`, every
-    fourth seal reports over MQTT."""
+    fourth seal reports over MQTT. Loads the sample exchange rates first (idempotent): a lodging's
+    amount at stake is estimated at the rates in force."""
+    await load_samples(session)
     world = DemoWorld()
     ru_inn = synthetic.inn_legal(rng, 67)
     by_unp = synthetic.unp(rng, 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from datetime import date
 from decimal import Decimal
@@ -47,10 +46,8 @@ def test_every_file_tells_its_version_and_source(catalog: Catalog) -> None:
 
 def test_illustrative_data_says_so_in_its_notes() -> None:
     documents = read_documents()
-    for name in ("customs_offices", "exchange_rates", "hs_codes"):
+    for name in ("customs_offices", "hs_codes"):
         assert "illustrative" in documents[name]["notes"]
-    assert "sample rates, not the official series" in documents["exchange_rates"]["notes"]
-    assert all(e["illustrative"] for e in documents["exchange_rates"]["entries"])
     assert "not the tariff line" in documents["transit_estimate_rates"]["notes"]
 
 
@@ -182,62 +179,6 @@ def test_normalize_hs_code() -> None:
     assert normalize_hs_code(" 8517.13-000 0") == "8517130000"
     with pytest.raises(ValueError):
         normalize_hs_code("85x7")
-
-
-def test_rate_in_force(catalog: Catalog) -> None:
-    usd = catalog.rate("CBR", "USD", date(2025, 12, 20))
-    assert usd.date == date(2025, 12, 20) and usd.base == "RUB" and usd.nominal == 1
-    assert isinstance(usd.rate, Decimal) and Decimal(70) < usd.rate < Decimal(95)
-    rub = catalog.rate("nbrb", "rub", date(2026, 1, 2))
-    assert rub.nominal == 100 and rub.base == "BYN" and Decimal(3) < rub.rate < Decimal("4.5")
-    cny = catalog.rate("NBRB", "CNY", date(2026, 12, 31))
-    assert cny.nominal == 10 and cny.per_unit == cny.rate / 10
-
-
-def test_the_latest_rate_stays_in_force_for_ten_days(catalog: Catalog) -> None:
-    last = catalog.rate("CBR", "EUR", date(2026, 1, 15))
-    assert catalog.rate("CBR", "EUR", date(2026, 1, 25)) == last
-    with pytest.raises(MissingRate):
-        catalog.rate("CBR", "EUR", date(2026, 1, 26))
-    with pytest.raises(MissingRate):
-        catalog.rate("CBR", "EUR", date(2025, 12, 19))
-
-
-def test_missing_rates_raise(catalog: Catalog) -> None:
-    with pytest.raises(MissingRate):
-        catalog.rate("CBR", "GBP", date(2025, 12, 25))
-    with pytest.raises(MissingRate):
-        catalog.rate("ECB", "USD", date(2025, 12, 25))
-    assert issubclass(MissingRate, LookupError)
-
-
-def test_a_gap_in_publication_is_bridged_only_up_to_ten_days() -> None:
-    documents = copy.deepcopy(read_documents())
-    usd = {"authority": "CBR", "base": "RUB", "currency": "USD", "nominal": 1}
-    documents["exchange_rates"]["entries"] = [
-        {**usd, "date": "2026-03-02", "rate": "80.1"},
-        {**usd, "date": "2026-03-20", "rate": "81.2"},
-    ]
-    catalog = Catalog(documents)
-    assert catalog.rate("CBR", "USD", date(2026, 3, 12)).rate == Decimal("80.1")
-    with pytest.raises(MissingRate):
-        catalog.rate("CBR", "USD", date(2026, 3, 13))
-    assert catalog.rate("CBR", "USD", date(2026, 3, 20)).rate == Decimal("81.2")
-
-
-def test_own_currency_has_rate_one(catalog: Catalog) -> None:
-    rate = catalog.rate("CBR", "RUB", date(2030, 1, 1))
-    assert rate.rate == Decimal(1) and rate.nominal == 1
-
-
-def test_cbr_and_nbrb_samples_agree_on_cross_rates(catalog: Catalog) -> None:
-    for day in (date(2025, 12, 28), date(2026, 11, 15)):
-        usd_rub = catalog.rate("CBR", "USD", day).per_unit
-        byn_rub = catalog.rate("CBR", "BYN", day).per_unit
-        usd_byn = catalog.rate("NBRB", "USD", day).per_unit
-        assert abs(usd_rub / byn_rub - usd_byn) / usd_byn < Decimal("0.001")
-        rub_byn = catalog.rate("NBRB", "RUB", day).per_unit
-        assert abs(rub_byn * byn_rub - 1) < Decimal("0.001")
 
 
 def test_vat(catalog: Catalog) -> None:

@@ -29,11 +29,12 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from tamga.kit.errors import FieldError, ValidationFailed
-from tamga.reference.catalog import AUTHORITY_BASE, MAX_RATE_AGE, Authority, ExchangeRate
+from tamga.reference.catalog import AUTHORITY_BASE, AUTHORITY_OF_STATE, MAX_RATE_AGE, Authority, ExchangeRate
 
 __all__ = [
     "ANNOUNCED_IN_FORCE",
     "AUTHORITY_BASE",
+    "AUTHORITY_OF_STATE",
     "LOOKBACK",
     "MAX_RATE_AGE",
     "Authority",

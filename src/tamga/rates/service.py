@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Final
+from typing import Any, Final
+from weakref import WeakKeyDictionary
 
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamga.audit.service import record
@@ -18,6 +22,7 @@ from tamga.rates import repository
 from tamga.rates.bundled import sample_rates
 from tamga.rates.domain import (
     AUTHORITY_BASE,
+    AUTHORITY_OF_STATE,
     Authority,
     DailyRates,
     ExchangeRate,
@@ -39,13 +44,12 @@ __all__ = [
     "convert",
     "day_table",
     "import_document",
+    "in_force",
     "load_samples",
     "rate_on",
     "rate_table",
 ]
 
-# Whose rate applies in each state: the importing state's central bank (EAEU Treaty, Annex 18).
-AUTHORITY_OF_STATE: Final[Mapping[str, Authority]] = {"RU": "CBR", "BY": "NBRB"}
 SAMPLES_ACTOR: Final = "system:rate-samples"
 
 
@@ -102,6 +106,43 @@ async def day_table(session: AsyncSession, *, authority: Authority, day: date) -
     """Give every rate of the authority in force on the day."""
     chosen = _authority(authority)
     return RateTable(chosen, day, _newest(await repository.in_window(session, chosen, day, None), day))
+
+
+# `in_force` keeps each day's table a short while per database (engine), for the hot paths that need
+# rates on every request (a transit lodging's amount at stake). An import or a replacement committed
+# in this process empties it at once; one committed by another process reaches it within this time.
+IN_FORCE_CACHE_S: Final = 60.0
+_in_force: WeakKeyDictionary[Engine, dict[tuple[str, date], tuple[float, RateTable]]] = WeakKeyDictionary()
+
+
+async def in_force(session: AsyncSession, *, authority: Authority, day: date) -> RateTable:
+    """Give every rate of the authority in force on the day, as `day_table` does, kept for at most
+    IN_FORCE_CACHE_S seconds (see above): for estimates made on every request, not for assessments."""
+    chosen = _authority(authority)
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    tables = _in_force.setdefault(engine, {})
+    now = time.monotonic()
+    kept = tables.get((chosen, day))
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    table = await day_table(session, authority=chosen, day=day)
+    for key in [k for k, (until, _) in tables.items() if until <= now]:
+        del tables[key]
+    tables[(chosen, day)] = (now + IN_FORCE_CACHE_S, table)
+    return table
+
+
+def _forget_in_force(session: AsyncSession) -> None:
+    """Empty `in_force`'s tables now, and again once this session's new rates are committed (a table
+    read in between, before the commit, would otherwise be kept)."""
+    _forget_all()
+    if not event.contains(session.sync_session, "after_commit", _forget_all):
+        event.listen(session.sync_session, "after_commit", _forget_all)
+
+
+def _forget_all(*_: Any) -> None:
+    _in_force.clear()
 
 
 def _newest(rows: Iterable[ExchangeRateRow], day: date) -> dict[str, ExchangeRate]:
@@ -183,6 +224,7 @@ async def _store_day(
             after={**_audit_view(new_), "source": source},
         )
     if added or differing:
+        _forget_in_force(session)
         record(
             session,
             actor=actor,
@@ -238,6 +280,7 @@ async def load_samples(session: AsyncSession) -> int:
     missing = [(r, s) for r, s in samples if (r.authority, r.currency, r.date) not in stored]
     added = await repository.insert_new(session, missing, imported_at=utcnow()) if missing else 0
     if added:
+        _forget_in_force(session)
         record(
             session,
             actor=SAMPLES_ACTOR,

@@ -1,12 +1,12 @@
-"""The reference catalog: countries, regions, currencies, customs offices, HS codes, exchange and tax rates.
+"""The reference catalog: countries, regions, currencies, customs offices, HS codes, duty estimates and VAT rates.
 
 Pure lookups over the versioned JSON files of `tamga/reference/data` (read once through importlib.resources):
-no database, no network. Every rate is a Decimal and every rate has an effective date.
+no database, no network. Every rate is a Decimal and every rate has an effective date. Exchange rates
+are not here: they are imported into the database (`tamga.rates`), as the banks publish them.
 """
 
 from __future__ import annotations
 
-import bisect
 import functools
 import json
 from collections.abc import Iterable, Mapping
@@ -22,6 +22,8 @@ TransitRole = Literal["departure", "transit", "destination", "border"]
 OfficeKind = Literal["customs_house", "customs_post", "border_post", "notification_point"]
 
 AUTHORITY_BASE: Final[Mapping[str, str]] = {"CBR": "RUB", "NBRB": "BYN"}
+# Whose rate applies in each state: the importing state's central bank (EAEU Treaty, Annex 18).
+AUTHORITY_OF_STATE: Final[Mapping[str, Authority]] = {"RU": "CBR", "BY": "NBRB"}
 OFFICE_ROLES: Final = frozenset({"border", "inland", "destination"})
 TRANSIT_ROLES: Final = frozenset({"departure", "transit", "destination", "border"})
 OFFICE_KINDS: Final = frozenset({"customs_house", "customs_post", "border_post", "notification_point"})
@@ -34,13 +36,12 @@ DATA_FILES: Final = (
     "currencies",
     "customs_offices",
     "hs_codes",
-    "exchange_rates",
     "transit_estimate_rates",
 )
 
 
 class MissingRate(LookupError):
-    """No exchange rate or VAT rate is in force for the asked day."""
+    """No VAT rate is in force for the asked day."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +204,6 @@ class Catalog:
         self._hs6 = {h.code: h for h in map(_hs_heading, hs["hs6"])}
         self._chapters = {c.chapter: c for c in map(_hs_chapter, hs["chapters"])}
         self._subheadings = {s.code: s for s in map(_subheading, hs["eaeu_subheadings"])}
-        self._rates = _rate_series(documents["exchange_rates"]["entries"])
         estimates = documents["transit_estimate_rates"]
         self._default_duty = Decimal(estimates["default_duty_percent"])
         self._chapter_duty = {
@@ -297,29 +297,7 @@ class Catalog:
             return digits in self._subheadings or digits[:6] in self._hs6
         return False
 
-    # -- rates
-    def rate(self, authority: str, currency: str, on: date) -> ExchangeRate:
-        """Give the rate in force on a day: the latest published on or before it, at most 10 days old.
-
-        The authority's own currency (RUB for CBR, BYN for NBRB) has the rate 1.
-        Raises MissingRate when no rate is in force.
-        """
-        authority = authority.strip().upper()
-        currency = currency.strip().upper()
-        base = AUTHORITY_BASE.get(authority)
-        if base is None:
-            raise MissingRate(f"no rates of authority {authority!r}")
-        if currency == base:
-            return ExchangeRate(on, cast(Authority, authority), base, base, 1, Decimal(1), illustrative=False)
-        series = self._rates.get((authority, currency))
-        if series is None:
-            raise MissingRate(f"{authority} publishes no {currency} rate here")
-        days, rates = series
-        i = bisect.bisect_right(days, on)
-        if i == 0 or on - days[i - 1] > MAX_RATE_AGE:
-            raise MissingRate(f"no {authority} {currency} rate in force on {on.isoformat()}")
-        return rates[i - 1]
-
+    # -- duty estimates and VAT
     def duty_estimate_percent(self, hs_code: str) -> Decimal:
         """Give the ad valorem duty percent to estimate the duty at stake under a transit guarantee.
 
@@ -412,31 +390,6 @@ def _subheading(e: Mapping[str, Any]) -> EaeuSubheading:
     return EaeuSubheading(
         e["code"], e["description_en"], e["description_ru"], e.get("unit"), bool(e.get("illustrative", False))
     )
-
-
-def _rate_series(
-    entries: Iterable[Mapping[str, Any]],
-) -> dict[tuple[str, str], tuple[list[date], list[ExchangeRate]]]:
-    by_pair: dict[tuple[str, str], list[ExchangeRate]] = {}
-    for e in entries:
-        authority = e["authority"]
-        if AUTHORITY_BASE.get(authority) != e["base"]:
-            raise ValueError(f"exchange rate of {authority} on {e['date']}: base {e['base']}")
-        rate = ExchangeRate(
-            date=date.fromisoformat(e["date"]),
-            authority=authority,
-            base=e["base"],
-            currency=e["currency"],
-            nominal=int(e["nominal"]),
-            rate=Decimal(e["rate"]),
-            illustrative=bool(e.get("illustrative", False)),
-        )
-        by_pair.setdefault((authority, rate.currency), []).append(rate)
-    series: dict[tuple[str, str], tuple[list[date], list[ExchangeRate]]] = {}
-    for pair, rates in by_pair.items():
-        rates.sort(key=lambda r: r.date)
-        series[pair] = ([r.date for r in rates], rates)
-    return series
 
 
 def _vat_periods(periods: Iterable[Mapping[str, Any]]) -> tuple[VatPeriod, ...]:

@@ -35,7 +35,6 @@ from tamga.kit.money import round_money
 
 UNION_STATES: Final = ("RU", "BY")
 NATIONAL_CURRENCY: Final = {"RU": "RUB", "BY": "BYN"}
-RATE_AUTHORITY: Final = {"RU": "CBR", "BY": "NBRB"}
 
 CLAIM_WINDOW_DAYS: Final = 180  # Protocol para 4: 180 calendar days from the shipment
 CLAIM_WARNING_DAYS: Final = (150, 170)

@@ -26,6 +26,7 @@ from pyproj import Geod
 
 from tamga.kit.errors import IllegalTransition
 from tamga.kit.money import round_money
+from tamga.reference.catalog import AUTHORITY_OF_STATE
 
 MAX_ITEMS = 1999
 
@@ -144,7 +145,6 @@ def time_limit_problem(
 # --- the amount at stake --------------------------------------------------------------------------
 
 NATIONAL_CURRENCY = {"RU": "RUB", "BY": "BYN"}
-RATE_AUTHORITY = {"RU": "CBR", "BY": "NBRB"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +183,7 @@ def amount_at_stake(
     chapter's ad valorem rate, VAT on value plus duty; each rounded to kopecks, then summed.
     """
     national = NATIONAL_CURRENCY[destination_country]
-    authority = RATE_AUTHORITY[destination_country]
+    authority = AUTHORITY_OF_STATE[destination_country]
     total = Decimal(0)
     trace: list[StakeLine] = []
     for line in lines:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -32,11 +32,12 @@ from tamga.models import (
 )
 from tamga.parties import repository as parties_repo
 from tamga.parties.domain import SealStatus, normalise_plate
-from tamga.reference.catalog import Catalog, MissingRate, load_catalog
+from tamga.rates import service as rates_service
+from tamga.rates.domain import RateNotFound, RateTable
+from tamga.reference.catalog import Catalog, load_catalog
 from tamga.transit import repository, schemas
 from tamga.transit.domain import (
     NATIONAL_CURRENCY,
-    RATE_AUTHORITY,
     Action,
     GoodsLine,
     Status,
@@ -134,14 +135,6 @@ async def get_guarantee(session: AsyncSession, principal: Principal, grn: str) -
 # --- lodging --------------------------------------------------------------------------------------
 
 
-def _convert(catalog: Catalog) -> Any:
-    def unit_rate(authority: str, currency: str, on: date) -> Decimal:
-        rate = catalog.rate(authority, currency, on)
-        return rate.rate / rate.nominal
-
-    return unit_rate
-
-
 async def lodge(
     session: AsyncSession, principal: Principal, decl: schemas.TransitDeclarationCreate
 ) -> Movement:
@@ -199,8 +192,12 @@ async def lodge(
     destination = catalog.office(decl.destination_office)
     assert destination is not None
     country = destination.country
-    stake, _trace = _stake(catalog, decl, country, now.date())
-    reserved = _in_guarantee_currency(catalog, stake, country, guarantee.currency, now.date())
+    # the central bank's rates in force today, as imported (`tamga rates import`, the rates API)
+    rates = await rates_service.in_force(
+        session, authority=rates_service.AUTHORITY_OF_STATE[country], day=now.date()
+    )
+    stake, _trace = _stake(catalog, decl, country, rates)
+    reserved = _in_guarantee_currency(rates, stake, country, guarantee.currency)
     itinerary = resolve_itinerary(catalog, decl)
     length = route_length_km([(p["lat"], p["lon"]) for p in itinerary])
 
@@ -272,41 +269,40 @@ def _office_roles(decl: schemas.TransitDeclarationCreate) -> list[tuple[str, str
 
 
 def _stake(
-    catalog: Catalog, decl: schemas.TransitDeclarationCreate, country: str, on: date
+    catalog: Catalog, decl: schemas.TransitDeclarationCreate, country: str, rates: RateTable
 ) -> tuple[Decimal, list[Any]]:
     lines = [GoodsLine(i.hs_code, i.value, i.currency) for i in decl.items]
     try:
         return amount_at_stake(
             lines,
             country,
-            on,
+            rates.day,
             catalog.duty_estimate_percent,
-            catalog.vat_percent(country, on),
-            _convert(catalog),
+            catalog.vat_percent(country, rates.day),
+            lambda _authority, currency, _on: rates.per_unit(currency),
         )
-    except MissingRate as exc:
-        currency = str(exc.args[0]) if exc.args else "?"
+    except RateNotFound as exc:
         fields = [
-            FieldError(
-                f"body.items[{n}].currency",
-                f"no {RATE_AUTHORITY[country]} rate for {i.currency} in force on {on}",
-            )
+            FieldError(f"body.items[{n}].currency", exc.errors[0].reason)
             for n, i in enumerate(decl.items)
-            if i.currency == currency or not exc.args
-        ] or [FieldError("body.items", f"no exchange rate in force on {on}: {exc}")]
-        raise ValidationFailed(fields) from exc
+            if i.currency.strip().upper() == exc.currency
+        ]
+        raise ValidationFailed(fields or exc.errors) from exc
 
 
-def _in_guarantee_currency(
-    catalog: Catalog, amount: Decimal, country: str, currency: str, on: date
-) -> Decimal:
+def _in_guarantee_currency(rates: RateTable, amount: Decimal, country: str, currency: str) -> Decimal:
     if currency == NATIONAL_CURRENCY[country]:
         return amount
     try:
-        unit = _convert(catalog)(RATE_AUTHORITY[country], currency, on)
-    except MissingRate as exc:
+        unit = rates.per_unit(currency, field="body.guarantee.grn")
+    except RateNotFound as exc:
         raise ValidationFailed(
-            [FieldError("body.guarantee.grn", f"no rate for the guarantee's currency {currency} on {on}")]
+            [
+                FieldError(
+                    "body.guarantee.grn",
+                    f"the guarantee is in {currency}: {exc.errors[0].reason}",
+                )
+            ]
         ) from exc
     return round_money(amount / unit)
 
