@@ -62,6 +62,14 @@ async def test_the_stake_follows_the_rates_store(
     errors = r.json()["errors"]
     assert [e["field"] for e in errors] == ["body.items[0].currency"]
     assert "no CBR exchange rate for USD in force on 2033-03-15" in errors[0]["reason"]
+    two = declaration(
+        w,
+        seals=[w.seals[2]],
+        items=[item(1, currency="USD"), item(2, currency="RUB"), item(3, currency="EUR")],
+    )
+    r = await http.post("/api/v1/movements", json=two, headers=w.declarant)
+    assert r.status_code == 422  # every item without a rate is named in the one refusal
+    assert [e["field"] for e in r.json()["errors"]] == ["body.items[0].currency", "body.items[2].currency"]
 
     # the bank's document of the day before is imported: the same declaration is accepted at its rate
     await _import_cbr(backend, date(2033, 3, 14), "90,5000")

@@ -271,23 +271,22 @@ def _office_roles(decl: schemas.TransitDeclarationCreate) -> list[tuple[str, str
 def _stake(
     catalog: Catalog, decl: schemas.TransitDeclarationCreate, country: str, rates: RateTable
 ) -> tuple[Decimal, list[Any]]:
-    lines = [GoodsLine(i.hs_code, i.value, i.currency) for i in decl.items]
-    try:
-        return amount_at_stake(
-            lines,
-            country,
-            rates.day,
-            catalog.duty_estimate_percent,
-            catalog.vat_percent(country, rates.day),
-            lambda _authority, currency, _on: rates.per_unit(currency),
-        )
-    except RateNotFound as exc:
-        fields = [
-            FieldError(f"body.items[{n}].currency", exc.errors[0].reason)
-            for n, i in enumerate(decl.items)
-            if i.currency.strip().upper() == exc.currency
-        ]
-        raise ValidationFailed(fields or exc.errors) from exc
+    missing: list[FieldError] = []
+    for n, i in enumerate(decl.items):  # every item whose currency has no rate in force, in one refusal
+        try:
+            rates.get(i.currency, field=f"body.items[{n}].currency")
+        except RateNotFound as exc:
+            missing += exc.errors
+    if missing:
+        raise ValidationFailed(missing)
+    return amount_at_stake(
+        [GoodsLine(i.hs_code, i.value, i.currency) for i in decl.items],
+        country,
+        rates.day,
+        catalog.duty_estimate_percent,
+        catalog.vat_percent(country, rates.day),
+        lambda _authority, currency, _on: rates.per_unit(currency),
+    )
 
 
 def _in_guarantee_currency(rates: RateTable, amount: Decimal, country: str, currency: str) -> Decimal:
