@@ -65,7 +65,7 @@ class FairQueue(sqla_queue.QueueCommon[_T], Generic[_T]):
         self.put_nowait(item)  # the pool never holds more than it made: a put never has to wait
 
     def get_nowait(self) -> _T:
-        if not self._items or self.waiting():
+        if not self._items or any(not w.done() for w in self._waiters):  # nobody may be passed over
             raise sqla_queue.Empty()
         return self._items.pop() if self.use_lifo else self._items.popleft()
 
