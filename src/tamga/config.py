@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     # PostgreSQL does more work, not less, with more concurrent transactions than the cores can run:
     # with 50 clients on the transit path, 12 connections gave 180 movements/s and 3.0 ms of database
     # CPU per movement, 20 + 20 overflow gave 135/s and 5.9 ms (bench/transit_api.py, 2 cores).
+    # PostgreSQL's: a SQLite file is served through one connection (`kit.db.SQLITE_POOL_SIZE`).
     database_pool_size: int = 12
     database_echo: bool = False
 

@@ -11,7 +11,7 @@ from sqlalchemy.util import queue as sqla_queue
 from sqlalchemy.util.concurrency import greenlet_spawn
 from tests.conftest import Backend
 
-from tamga.kit.db import Database
+from tamga.kit.db import SQLITE_POOL_SIZE, Database
 from tamga.kit.pool import FairAsyncPool, FairQueue
 
 
@@ -88,3 +88,14 @@ async def test_the_pool_serves_clients_in_turn(backend: Backend) -> None:
     finally:
         await db.dispose()
     assert order == [0, 1, 2, 3] * 5
+
+
+async def test_a_sqlite_file_is_served_through_one_connection(backend: Backend) -> None:
+    """SQLite has one writer: one pooled connection, whatever size is asked (PostgreSQL's setting)."""
+    db = Database(backend.url, pool_size=10)
+    try:
+        pool = db.engine.sync_engine.pool
+        assert isinstance(pool, FairAsyncPool)
+        assert pool.size() == (SQLITE_POOL_SIZE if backend.kind == "sqlite" else 10)
+    finally:
+        await db.dispose()

@@ -98,14 +98,21 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+SQLITE_POOL_SIZE = 1
+
+
 def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
-    """Give an async engine for the URL, configured for its dialect."""
+    """Give an async engine for the URL, configured for its dialect (`pool_size` is PostgreSQL's)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         pooling: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            pooling = {"poolclass": FairAsyncPool, "pool_size": pool_size, "max_overflow": 0}
+            # One connection: SQLite has one writer at a time, and writers sharing a file through several
+            # connections poll for its lock (the busy handler sleeps and retries), so they are served out
+            # of order: with 50 clients the p99 was 2 s and more at 12 connections, 0.7 s at one, for the
+            # same throughput. One connection serves them in order of arrival (`kit.pool`).
+            pooling = {"poolclass": FairAsyncPool, "pool_size": SQLITE_POOL_SIZE, "max_overflow": 0}
         engine = create_async_engine(url, echo=echo, **pooling)
         _configure_sqlite(engine)
         return engine
