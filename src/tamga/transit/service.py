@@ -271,12 +271,14 @@ def _office_roles(decl: schemas.TransitDeclarationCreate) -> list[tuple[str, str
 def _stake(
     catalog: Catalog, decl: schemas.TransitDeclarationCreate, country: str, rates: RateTable
 ) -> tuple[Decimal, list[Any]]:
+    units: dict[str, Decimal] = {}  # each currency's rate, looked up once
     missing: list[FieldError] = []
     for n, i in enumerate(decl.items):  # every item whose currency has no rate in force, in one refusal
-        try:
-            rates.get(i.currency, field=f"body.items[{n}].currency")
-        except RateNotFound as exc:
-            missing += exc.errors
+        if i.currency not in units:
+            try:
+                units[i.currency] = rates.per_unit(i.currency, field=f"body.items[{n}].currency")
+            except RateNotFound as exc:
+                missing += exc.errors
     if missing:
         raise ValidationFailed(missing)
     return amount_at_stake(
@@ -285,7 +287,7 @@ def _stake(
         rates.day,
         catalog.duty_estimate_percent,
         catalog.vat_percent(country, rates.day),
-        lambda _authority, currency, _on: rates.per_unit(currency),
+        lambda _authority, currency, _on: units[currency],
     )
 
 
@@ -293,7 +295,7 @@ def _in_guarantee_currency(rates: RateTable, amount: Decimal, country: str, curr
     if currency == NATIONAL_CURRENCY[country]:
         return amount
     try:
-        unit = rates.per_unit(currency, field="body.guarantee.grn")
+        unit = rates.per_unit(currency)
     except RateNotFound as exc:
         raise ValidationFailed(
             [
