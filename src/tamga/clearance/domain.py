@@ -30,7 +30,6 @@ from tamga.kit.errors import Conflict, FieldError, IllegalTransition
 from tamga.kit.money import round_money
 
 MAX_ITEMS = 999
-NATIONAL_CURRENCY = {"RU": "RUB", "BY": "BYN"}
 
 
 class InsufficientFunds(Conflict):

@@ -18,7 +18,6 @@ from tamga.clearance import repository, risk_service, schemas
 from tamga.clearance.domain import (
     BASIS_REASON,
     DEFAULT_BASIS,
-    NATIONAL_CURRENCY,
     OPEN,
     Action,
     Basis,
@@ -46,7 +45,7 @@ from tamga.parties import repository as parties_repo
 from tamga.parties.domain import AeoStatus
 from tamga.rates.domain import RateNotFound, RateTable
 from tamga.rates.service import AUTHORITY_OF_STATE, rate_table
-from tamga.reference.catalog import CustomsOffice, load_catalog
+from tamga.reference.catalog import NATIONAL_CURRENCY, CustomsOffice, load_catalog
 from tamga.transit.domain import Status as TransitStatus
 from tamga.transit.repository import movement_by_ref
 

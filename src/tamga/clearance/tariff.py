@@ -46,12 +46,12 @@ from tamga.clearance.tariff_rules import (
     spaced_code,
 )
 from tamga.kit.errors import FieldError, ValidationFailed
+from tamga.reference.catalog import NATIONAL_CURRENCY
 
 State = Literal["RU", "BY"]
 Direction = Literal["import", "export"]
 ChargeKind = Literal["duty", "excise", "vat", "fee"]
 
-NATIONAL_CURRENCY: Mapping[str, str] = {"RU": "RUB", "BY": "BYN"}
 KINDS: tuple[ChargeKind, ...] = ("duty", "excise", "vat", "fee")
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")

@@ -24,6 +24,8 @@ OfficeKind = Literal["customs_house", "customs_post", "border_post", "notificati
 AUTHORITY_BASE: Final[Mapping[str, str]] = {"CBR": "RUB", "NBRB": "BYN"}
 # Whose rate applies in each state: the importing state's central bank (EAEU Treaty, Annex 18).
 AUTHORITY_OF_STATE: Final[Mapping[str, Authority]] = {"RU": "CBR", "BY": "NBRB"}
+# Each Union state's currency: duties and taxes are assessed and paid in it.
+NATIONAL_CURRENCY: Final[Mapping[str, str]] = {"RU": "RUB", "BY": "BYN"}
 OFFICE_ROLES: Final = frozenset({"border", "inland", "destination"})
 TRANSIT_ROLES: Final = frozenset({"departure", "transit", "destination", "border"})
 OFFICE_KINDS: Final = frozenset({"customs_house", "customs_post", "border_post", "notification_point"})

@@ -34,7 +34,6 @@ from typing import Any, Final
 from tamga.kit.money import round_money
 
 UNION_STATES: Final = ("RU", "BY")
-NATIONAL_CURRENCY: Final = {"RU": "RUB", "BY": "BYN"}
 
 CLAIM_WINDOW_DAYS: Final = 180  # Protocol para 4: 180 calendar days from the shipment
 CLAIM_WARNING_DAYS: Final = (150, 170)

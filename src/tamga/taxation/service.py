@@ -21,10 +21,9 @@ from tamga.parties import repository as parties_repo
 from tamga.parties.domain import tax_id_errors
 from tamga.rates.domain import RateNotFound
 from tamga.rates.service import AUTHORITY_OF_STATE, rate_table
-from tamga.reference.catalog import MissingRate, load_catalog
+from tamga.reference.catalog import NATIONAL_CURRENCY, MissingRate, load_catalog
 from tamga.taxation import outbox, repository, schemas
 from tamga.taxation.domain import (
-    NATIONAL_CURRENCY,
     UNION_STATES,
     ApplicationAction,
     ApplicationStatus,

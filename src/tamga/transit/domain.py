@@ -26,7 +26,7 @@ from pyproj import Geod
 
 from tamga.kit.errors import IllegalTransition
 from tamga.kit.money import round_money
-from tamga.reference.catalog import AUTHORITY_OF_STATE
+from tamga.reference.catalog import AUTHORITY_OF_STATE, NATIONAL_CURRENCY
 
 MAX_ITEMS = 1999
 
@@ -143,8 +143,6 @@ def time_limit_problem(
 
 
 # --- the amount at stake --------------------------------------------------------------------------
-
-NATIONAL_CURRENCY = {"RU": "RUB", "BY": "BYN"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,10 +34,9 @@ from tamga.parties import repository as parties_repo
 from tamga.parties.domain import SealStatus, normalise_plate
 from tamga.rates import service as rates_service
 from tamga.rates.domain import RateNotFound, RateTable
-from tamga.reference.catalog import Catalog, load_catalog
+from tamga.reference.catalog import NATIONAL_CURRENCY, Catalog, load_catalog
 from tamga.transit import repository, schemas
 from tamga.transit.domain import (
-    NATIONAL_CURRENCY,
     Action,
     GoodsLine,
     Status,
