@@ -6,7 +6,9 @@ Writes one daily document per rate date in each bank's own format, packed in a t
 `manifest.json` listing the values checked against a publication (with the source of each), and the
 README. Every value not listed there is ILLUSTRATIVE: a smooth series drawn through the published
 values (a seeded random walk before the first and after the last), so that every day from
-2025-11-01 to 2026-12-31 has a rate in force for the currencies the platform's tests and demo use.
+2025-11-01 to 2030-12-31 has a rate in force for the currencies the platform's tests and demo use.
+The document dates follow the published production calendars up to 2026 and, from 2027, an
+illustrative calendar (`illustrative_days_off`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent.parent / "src" / "tamga" / "rates" / "samples"
-FIRST, LAST = date(2025, 10, 20), date(2026, 12, 31)
+FIRST, LAST = date(2025, 10, 20), date(2030, 12, 31)
+# The days off below are the published calendars' up to here; later years use `illustrative_days_off`.
+PUBLISHED_CALENDARS_END = date(2026, 12, 31)
+# A rate stays in force at most this long (`tamga.rates.domain.MAX_RATE_AGE`, checked in `main`).
+MAX_RATE_AGE = timedelta(days=10)
 SEED = 20251101
 
 # -- the published values (Bank of Russia: rates dated the day they come into force)
@@ -173,6 +179,19 @@ BY_DAYS_OFF = {
 }
 BY_WORKING_SATURDAYS = {date(2026, 1, 17)}
 
+# From 2027, illustrative calendars: weekends and the fixed public holidays, with no transfers (the
+# governments set those each autumn). Russia's New Year break is taken as 1 to 7 January, so that the
+# rate set before it stays in force through it under the 10-day rule: the Bank of Russia announces how
+# long its rates hold over a longer break (`ANNOUNCED_IN_FORCE`), and no such notice exists for those years.
+RU_FIXED_HOLIDAYS = [(1, d) for d in range(1, 8)] + [(2, 23), (3, 8), (5, 1), (5, 9), (6, 12), (11, 4)]
+BY_FIXED_HOLIDAYS = [(1, 1), (1, 2), (1, 7), (3, 8), (5, 1), (5, 9), (7, 3), (11, 7), (12, 25)]
+
+
+def illustrative_days_off(fixed: list[tuple[int, int]]) -> set[date]:
+    """Give the fixed holidays of every year after the published calendars, up to LAST."""
+    years = range(PUBLISHED_CALENDARS_END.year + 1, LAST.year + 1)
+    return {date(year, month, day) for year in years for month, day in fixed}
+
 
 def rate_dates(days_off: set[date], working_saturdays: set[date]) -> list[date]:
     """Give the dates of the documents: the day after each working day."""
@@ -313,9 +332,14 @@ def main() -> None:
         per_usd = walk(days, per_usd_anchors, level, 0.004, rng)
         rub[code] = {d: rub["USD"][d] / per_usd[d] for d in days}
 
-    cbr_dates = rate_dates(RU_DAYS_OFF, RU_WORKING_SATURDAYS)
+    cbr_dates = rate_dates(RU_DAYS_OFF | illustrative_days_off(RU_FIXED_HOLIDAYS), RU_WORKING_SATURDAYS)
     assert {d for d, _ in CBR_PUBLISHED} <= set(cbr_dates), "a published CBR rate on a day it sets none"
-    by_dates = rate_dates(BY_DAYS_OFF, BY_WORKING_SATURDAYS)
+    for earlier, later in itertools.pairwise(cbr_dates):  # bar the break the Bank announced (2025-26)
+        announced = earlier == date(2025, 12, 31)
+        assert announced or later - earlier <= MAX_RATE_AGE + timedelta(days=1), (
+            f"no CBR rate {earlier}..{later}"
+        )
+    by_dates = rate_dates(BY_DAYS_OFF | illustrative_days_off(BY_FIXED_HOLIDAYS), BY_WORKING_SATURDAYS)
     set_on = {day: max(d for d in by_dates if d <= day) for day in days if day >= by_dates[0]}
 
     def by_anchored(code: str, per: int) -> dict[date, float]:
@@ -390,7 +414,9 @@ def main() -> None:
             "working day), NBRB one per calendar day, from "
             f"{FIRST.isoformat()} to {LAST.isoformat()}. Only the values under `published` were checked "
             "against a publication (each with its source); every other value is ILLUSTRATIVE and is "
-            "stored with illustrative = true."
+            "stored with illustrative = true. The document dates follow the published production "
+            f"calendars up to {PUBLISHED_CALENDARS_END.isoformat()} and an illustrative calendar after it "
+            "(the fixed public holidays, no transfers)."
         ),
         "archives": {"CBR": "cbr_daily.tar.xz", "NBRB": "nbrb_daily.tar.xz"},
         "published": published,

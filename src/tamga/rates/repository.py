@@ -14,9 +14,6 @@ from tamga.kit.upsert import insert_for
 from tamga.models.rates import ExchangeRateRow
 from tamga.rates.domain import Authority, ExchangeRate, window_start
 
-# Rows per INSERT: 8 columns each keeps a statement under SQLite's and asyncpg's parameter limits.
-_CHUNK = 1000
-
 
 def as_rate(row: ExchangeRateRow) -> ExchangeRate:
     """Give the catalog value of a stored row."""
@@ -83,30 +80,32 @@ async def keys_between(session: AsyncSession, first: date, last: date) -> set[tu
 async def insert_new(
     session: AsyncSession, rates: Sequence[tuple[ExchangeRate, str]], *, imported_at: datetime
 ) -> int:
-    """Insert the (rate, source) pairs not yet stored (stored keys are left alone); give how many were added."""
-    added = 0
-    for start in range(0, len(rates), _CHUNK):
-        values: list[dict[str, Any]] = [
-            {
-                "authority": x.authority,
-                "currency": x.currency,
-                "date": x.date,
-                "nominal": x.nominal,
-                "rate": x.rate,
-                "source": source,
-                "illustrative": x.illustrative,
-                "imported_at": imported_at,
-            }
-            for x, source in rates[start : start + _CHUNK]
-        ]
-        stmt = (
-            insert_for(session, ExchangeRateRow)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["authority", "currency", "date"])
-            .returning(ExchangeRateRow.id)
-        )
-        added += len((await session.execute(stmt)).all())
-    return added
+    """Insert the (rate, source) pairs not yet stored (stored keys are left alone); give how many were added.
+
+    One statement executed for all rows: SQLAlchemy sends them as multi-row INSERTs of a cached form
+    ("insertmanyvalues", within the drivers' parameter limits) and gathers each batch's RETURNING.
+    """
+    if not rates:
+        return 0
+    values: list[dict[str, Any]] = [
+        {
+            "authority": x.authority,
+            "currency": x.currency,
+            "date": x.date,
+            "nominal": x.nominal,
+            "rate": x.rate,
+            "source": source,
+            "illustrative": x.illustrative,
+            "imported_at": imported_at,
+        }
+        for x, source in rates
+    ]
+    stmt = (
+        insert_for(session, ExchangeRateRow)
+        .on_conflict_do_nothing(index_elements=["authority", "currency", "date"])
+        .returning(ExchangeRateRow.id)
+    )
+    return len((await session.execute(stmt, values)).all())
 
 
 async def replace(session: AsyncSession, rate: ExchangeRate, *, source: str, imported_at: datetime) -> None:
