@@ -8,7 +8,7 @@ from tamga.kit.db import Base
 from tamga.models.audit import AuditHead, AuditRecord
 from tamga.models.auth import ApiKey, LoginThrottle, User
 from tamga.models.idempotency import IdempotencyRecord
-from tamga.models.monitoring import Alarm
+from tamga.models.monitoring import Alarm, MonitoringProgress
 from tamga.models.parties import Operator, Seal, Vehicle
 from tamga.models.telemetry import TelemetryFix
 from tamga.models.transit import (
@@ -30,6 +30,7 @@ __all__ = [
     "Guarantee",
     "IdempotencyRecord",
     "LoginThrottle",
+    "MonitoringProgress",
     "Movement",
     "MovementEvent",
     "MovementItem",

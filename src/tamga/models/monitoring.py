@@ -42,3 +42,17 @@ class Alarm(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     resolved_at: Mapped[dt.datetime | None]
     comment: Mapped[str | None] = mapped_column(Text)
+
+
+class MonitoringProgress(Base):
+    """How far a monitoring consumer has taken the stored fixes: every fix it was handed that was received
+    at or before `received_through` has been through the engine, and what the engine decided is stored.
+
+    Written in the same transaction as each batch's outcome; read when a consumer starts, to catch up on
+    fixes that were stored (and confirmed to their devices) but lost with the in-process bus in a crash."""
+
+    __tablename__ = "monitoring_progress"
+
+    consumer: Mapped[str] = mapped_column(String(40), primary_key=True)
+    received_through: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]

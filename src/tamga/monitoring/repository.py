@@ -9,7 +9,8 @@ from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamga.auth.domain import Principal
-from tamga.models import Alarm, Movement, MovementItem, Seal, TelemetryFix
+from tamga.kit.upsert import insert_for
+from tamga.models import Alarm, MonitoringProgress, Movement, MovementEvent, MovementItem, Seal, TelemetryFix
 from tamga.transit.repository import visible_to
 
 # The states in which a movement is on the road and so under monitoring.
@@ -93,6 +94,50 @@ async def recent_fixes(
         .order_by(TelemetryFix.movement_id, TelemetryFix.time, TelemetryFix.record_id)
     )
     return (await session.execute(stmt)).scalars().all()
+
+
+async def progress(session: AsyncSession, consumer: str) -> datetime | None:
+    """Give the receipt time a consumer has taken the stored fixes through (None: it never recorded one)."""
+    stmt = select(MonitoringProgress.received_through).where(MonitoringProgress.consumer == consumer)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def advance(session: AsyncSession, consumer: str, through: datetime, now: datetime) -> None:
+    """Record that a consumer has taken the stored fixes through `through` (it never moves back)."""
+    stmt = insert_for(session, MonitoringProgress).values(
+        consumer=consumer, received_through=through, updated_at=now
+    )
+    # GREATEST on PostgreSQL; SQLite's two-argument max() compares the stored ISO texts alike
+    larger = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[MonitoringProgress.consumer],
+        set_={
+            "received_through": larger(MonitoringProgress.received_through, stmt.excluded.received_through),
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+    await session.execute(stmt)
+
+
+async def recorded_outcomes(
+    session: AsyncSession, movement_ids: Iterable[int], since: datetime, actor: str
+) -> tuple[set[tuple[int, str, datetime]], set[tuple[int, str, datetime, str | None, str | None]]]:
+    """Give what monitoring already stored of these movements from `since` on: the alarms it opened, as
+    (movement, rule, opened at), and what it put on the timeline, as (movement, kind, at, rule, action)."""
+    wanted = sorted(set(movement_ids))
+    if not wanted:
+        return set(), set()
+    alarms = select(Alarm.movement_id, Alarm.rule, Alarm.opened_at).where(
+        Alarm.movement_id.in_(wanted), Alarm.opened_at >= since
+    )
+    events = select(
+        MovementEvent.movement_id, MovementEvent.kind, MovementEvent.at, MovementEvent.details
+    ).where(MovementEvent.movement_id.in_(wanted), MovementEvent.at >= since, MovementEvent.actor == actor)
+    opened = {(m, rule, at) for m, rule, at in (await session.execute(alarms)).all()}
+    found = set()
+    for m, kind, at, details in (await session.execute(events)).all():
+        found.add((m, kind, at, (details or {}).get("rule"), (details or {}).get("action")))
+    return opened, found
 
 
 async def open_alarms(session: AsyncSession, movement_ids: Iterable[int]) -> Sequence[Alarm]:

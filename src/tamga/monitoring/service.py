@@ -7,7 +7,10 @@ release, a crossing, new monitoring settings). When the consumer starts (`run_mo
 monitored movement's state by replaying its stored fixes of the last two hours through the engine without
 persisting what they decide (that was done before the restart); the rules whose alarms are still open in
 the database are added, so a restart neither opens an alarm twice nor loses a deviation or a stop in
-progress. A plan's thresholds are its goods category's (`domain.goods_category` of the items' codes, or
+progress. Each batch's outcome is stored with how far the consumer got (`MonitoringProgress`: the newest
+receipt time it took); a consumer that starts after a crash runs the stored fixes received after that
+(less `SETTLE_MARGIN`) through the engine and stores what they decide, leaving out what was stored
+before the crash, so fixes confirmed to their devices but lost with the in-process bus are monitored. A plan's thresholds are its goods category's (`domain.goods_category` of the items' codes, or
 the operator's category), then the operator's overrides (`PUT /movements/{ref}/monitoring`).
 """
 
@@ -75,6 +78,13 @@ REBUILD_MAX_FIXES: Final = 720
 # for company is `TAMGA_MONITORING_BATCH_MAX_WAIT_S`).
 OFF_LOOP_MIN_FIXES: Final = 256
 WARM_UP_MOVEMENT: Final = -1
+# The name the consumer of the fix bus records its progress under (`MonitoringProgress`).
+CONSUMER: Final = "fix-bus"
+# A fix's receipt time is taken before it is stored and put on the bus, and stores run concurrently (the
+# HTTP channel, the writer's retries), so the bus can hand out a fix after a newer one. A starting consumer
+# takes again what was received this long before its recorded progress: longer than a store can take
+# (a session waits at most 30 s for a connection). What it finds was stored already is left out.
+SETTLE_MARGIN: Final = timedelta(minutes=2)
 
 
 # --- plans ----------------------------------------------------------------------------------------
@@ -336,42 +346,83 @@ class Monitor:
     async def _rebuild(self, db: Database, now: datetime, received_before: datetime | None) -> int:
         async with db.session() as session:
             active = await self._refresh(session, await repository.monitored_movements(session))
+            through = await repository.progress(session, CONSUMER)
             rows = await repository.recent_fixes(
                 session, active, now - self.rebuild_window, self.rebuild_max_fixes, received_before
             )
         if not rows:
             return 0
-        replayed: dict[int, MovementState] = {}
-        plans = {i: self.plans[i] for i in active}
-        engine.process_batch(plans, replayed, _row_columns(rows), now)
-        for movement_id, state in replayed.items():
-            state.open_alarms |= self.states[movement_id].open_alarms
-            self.states[movement_id] = state
-        log.info("monitoring rebuilt %d movements from %d stored fixes", len(replayed), len(rows))
+        # what the previous consumer took (replayed, not persisted) and what it may not have (caught up on)
+        settled = through - SETTLE_MARGIN if through is not None else None
+        taken = [r for r in rows if settled is None or r.received_at < settled]
+        after = [r for r in rows if settled is not None and r.received_at >= settled]
+        if taken:
+            replayed: dict[int, MovementState] = {}
+            plans = {i: self.plans[i] for i in active}
+            engine.process_batch(plans, replayed, _row_columns(taken), now)
+            for movement_id, state in replayed.items():
+                state.open_alarms |= self.states[movement_id].open_alarms
+                self.states[movement_id] = state
+        log.info("monitoring rebuilt %d movements from %d stored fixes", len(active), len(taken))
+        if after:
+            await self._catch_up(db, after, now)
         return len(rows)
+
+    async def _catch_up(self, db: Database, rows: Sequence[TelemetryFix], now: datetime) -> None:
+        """Run stored fixes the previous consumer may not have taken through the engine, in the order they
+        were received, and store what they decide less what it finds stored already."""
+        rows = sorted(rows, key=attrgetter("received_at", "movement_id", "time", "record_id"))
+        async with db.session() as session:
+            result = engine.process_batch(self.plans, self.states, _row_columns(rows), now)
+            events = result.events
+            recorded = None
+            if events:
+                since = min(e.at for e in events)
+                recorded = await repository.recorded_outcomes(
+                    session, {e.movement_id for e in events}, since, SYSTEM_ACTOR
+                )
+            changes = await _persist(session, {}, events, _row_positions(rows), recorded=recorded)
+            await repository.advance(session, CONSUMER, rows[-1].received_at, utcnow())
+            await commit(session)
+        log.info(
+            "monitoring caught up on %d stored fixes received from %s: %d changes stored",
+            len(rows),
+            rows[0].received_at.isoformat(),
+            len(changes),
+        )
+        if self.hub is not None:
+            self.hub.publish(changes)
+        self.events_seen += len(events)
 
     async def _process(self, db: Database, batch: Sequence[StoredFix], now: datetime) -> int:
         # A batch from the bus comes in parts (single fixes, and blocks of one movement's fixes as columns)
         parts: Sequence[StoredFix | StoredBlock] = batch.parts if isinstance(batch, StoredFixes) else batch
         ids = {f.movement_id for f in parts if f.movement_id is not None}
+        events: list[AlarmEvent] = []
+        changes: list[AlarmChange] = []
         try:
             async with db.session() as session:
                 active = await self._refresh_ids(session, ids)
                 fixes = StoredFixes(f for f in parts if f.movement_id in active)
-                if not fixes:
-                    return 0
-                columns = _columns(fixes)
-                if len(fixes) >= OFF_LOOP_MIN_FIXES:
-                    # Off the event loop, so the gateways sharing it keep answering devices; the engine's
-                    # numpy and compiled kernels release the GIL for much of the batch.
-                    result = await asyncio.to_thread(
-                        engine.process_batch, self.plans, self.states, columns, now
-                    )
-                else:
-                    result = engine.process_batch(self.plans, self.states, columns, now)
-                if result.rejected:
-                    log.debug("monitoring refused %d fixes: %s", len(result.rejected), result.rejected[:5])
-                changes = await _persist(session, {}, result.events, fixes)
+                if fixes:
+                    columns = _columns(fixes)
+                    if len(fixes) >= OFF_LOOP_MIN_FIXES:
+                        # Off the event loop, so the gateways sharing it keep answering devices; the engine's
+                        # numpy and compiled kernels release the GIL for much of the batch.
+                        result = await asyncio.to_thread(
+                            engine.process_batch, self.plans, self.states, columns, now
+                        )
+                    else:
+                        result = engine.process_batch(self.plans, self.states, columns, now)
+                    if result.rejected:
+                        log.debug(
+                            "monitoring refused %d fixes: %s", len(result.rejected), result.rejected[:5]
+                        )
+                    events = result.events
+                    changes = await _persist(session, {}, events, _stored_positions(fixes))
+                if parts:  # with the outcome: how far this consumer got
+                    newest = max(f.received_at for f in parts)
+                    await repository.advance(session, CONSUMER, newest, utcnow())
                 await commit(session)
         except Exception:
             self.failed_batches += 1
@@ -381,8 +432,8 @@ class Monitor:
             return 0
         if self.hub is not None:
             self.hub.publish(changes)
-        self.events_seen += len(result.events)
-        return len(result.events)
+        self.events_seen += len(events)
+        return len(events)
 
     async def tick(self, db: Database, now: datetime | None = None) -> int:
         """Apply the time rules (signal lost, late, time limit exceeded) to every monitored movement."""
@@ -398,7 +449,7 @@ class Monitor:
                     self.forget(movement_id)
                 plans = {i: self.plans[i] for i in active}
                 events = engine.check_time(plans, self.states, now)
-                changes = await _persist(session, active, events, [])
+                changes = await _persist(session, active, events, _no_positions)
                 await commit(session)
         except Exception:
             self.failed_batches += 1
@@ -510,13 +561,39 @@ def _row_columns(rows: Sequence[TelemetryFix]) -> engine.FixColumns:
     )
 
 
-def _evidence(event: AlarmEvent, fixes: Sequence[StoredFix]) -> list[dict[str, Any]]:
+# Where the fix at a batch position was: (lat, lon, valid), for an alarm's evidence.
+Positions = Callable[[int], tuple[float, float, bool]]
+# What monitoring stored already (`repository.recorded_outcomes`): alarms opened, findings.
+Recorded = tuple[set[tuple[int, str, datetime]], set[tuple[int, str, datetime, str | None, str | None]]]
+
+
+def _stored_positions(fixes: StoredFixes) -> Positions:
+    def position(index: int) -> tuple[float, float, bool]:
+        fix = fixes[index].fix
+        return fix.lat, fix.lon, fix.valid
+
+    return position
+
+
+def _row_positions(rows: Sequence[TelemetryFix]) -> Positions:
+    def position(index: int) -> tuple[float, float, bool]:
+        row = rows[index]
+        return row.lat, row.lon, row.valid
+
+    return position
+
+
+def _no_positions(index: int) -> tuple[float, float, bool]:
+    raise IndexError(f"no fix at batch position {index}: the time rules give no fix as evidence")
+
+
+def _evidence(event: AlarmEvent, position: Positions) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for ref in event.evidence:
         item: dict[str, Any] = {"time": ref.time.isoformat()}
         if ref.index is not None:
-            fix = fixes[ref.index].fix
-            item.update(lat=fix.lat, lon=fix.lon, valid=fix.valid)
+            lat, lon, valid = position(ref.index)
+            item.update(lat=lat, lon=lon, valid=valid)
         out.append(item)
     return out
 
@@ -525,13 +602,20 @@ async def _persist(
     session: AsyncSession,
     movements: Mapping[int, Movement],
     events: Sequence[AlarmEvent],
-    fixes: Sequence[StoredFix],
+    position: Positions,
+    *,
+    recorded: Recorded | None = None,
 ) -> list[AlarmChange]:
     """Write the engine's events: alarms opened or cleared, crossings and findings on the timeline.
 
-    `movements` gives the movements by id where the caller has them; the others are read when needed."""
+    `movements` gives the movements by id where the caller has them; the others are read when needed.
+    `recorded` (a catch-up, `repository.recorded_outcomes`) is what was stored already: an opening or a
+    finding found there is left out, and so is a clearing of an open alarm that it cannot have ended
+    (one opened after it, or after the opening the clearing pairs with)."""
     if not events:
         return []
+    opened_before, found_before = recorded if recorded is not None else (set(), set())
+    opened_at: dict[tuple[int, str], datetime] = {}  # in a catch-up: the opening each rule's clearing ends
     open_now = {
         (a.movement_id, a.rule): a
         for a in await repository.open_alarms(session, {e.movement_id for e in events})
@@ -546,9 +630,12 @@ async def _persist(
             body = {"rule": event.rule.value, **details}
             if kind == "alarm":
                 body["action"] = "retrospective"
+            if (event.movement_id, kind, event.at, event.rule.value, body.get("action")) in found_before:
+                continue  # stored before a crash: a catch-up finds it again
             _timeline(session, event.movement_id, kind, event.at, SYSTEM_ACTOR, body)
         elif event.kind is EventKind.OPEN:
-            if key in open_now:
+            opened_at[key] = event.at
+            if key in open_now or (*key, event.at) in opened_before:
                 continue  # still open from before (a restart, or an officer has not resolved it yet)
             alarm = Alarm(
                 movement_id=event.movement_id,
@@ -556,7 +643,7 @@ async def _persist(
                 severity=event.severity.value,
                 status=schemas.AlarmStatus.OPEN.value,
                 opened_at=event.at,
-                evidence=_evidence(event, fixes),
+                evidence=_evidence(event, position),
                 details=details,
             )
             session.add(alarm)
@@ -585,14 +672,25 @@ async def _persist(
                 {"alarm_id": alarm.id, "rule": alarm.rule, "severity": alarm.severity, "action": "opened"},
             )
         else:
-            found = open_now.pop(key, None)
+            found = open_now.get(key)
             if found is None:
                 continue  # an officer already resolved it
+            if recorded is not None and (
+                found.opened_at > event.at or found.opened_at != opened_at.get(key, found.opened_at)
+            ):
+                # A catch-up starts from the alarms open now, some opened by the fixes it takes again:
+                # a clearing before such an opening, or that ended an earlier alarm, is not this one's.
+                continue
+            del open_now[key]
             before = _snapshot(found)
             found.status = schemas.AlarmStatus.RESOLVED.value
             found.resolved_by = SYSTEM_ACTOR
             found.resolved_at = event.at
-            found.details = {**found.details, "cleared": details, "cleared_evidence": _evidence(event, fixes)}
+            found.details = {
+                **found.details,
+                "cleared": details,
+                "cleared_evidence": _evidence(event, position),
+            }
             touched.append(("cleared", found))
             audit.record(
                 session,
