@@ -372,8 +372,12 @@ class Monitor:
         """Run stored fixes the previous consumer may not have taken through the engine, in the order they
         were received, and store what they decide less what it finds stored already."""
         rows = sorted(rows, key=attrgetter("received_at", "movement_id", "time", "record_id"))
+        columns = _row_columns(rows)
         async with db.session() as session:
-            result = engine.process_batch(self.plans, self.states, _row_columns(rows), now)
+            if len(rows) >= OFF_LOOP_MIN_FIXES:  # as a batch from the bus: the gateways keep being served
+                result = await asyncio.to_thread(engine.process_batch, self.plans, self.states, columns, now)
+            else:
+                result = engine.process_batch(self.plans, self.states, columns, now)
             events = result.events
             recorded = None
             if events:
