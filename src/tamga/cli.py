@@ -58,7 +58,10 @@ def serve(
         uvicorn.run(create_app(in_app), host=bind_host, port=bind_port, log_level="warning", access_log=False)
         return
     if gateways:
-        console.print("[yellow]several workers: the gateways are not started; run `tamga ingest`[/yellow]")
+        console.print(
+            "[yellow]several workers: the gateways are not started; run `tamga ingest` "
+            "(it monitors what they store)[/yellow]"
+        )
     uvicorn.run(
         "tamga.app:create_app",
         factory=True,
@@ -74,16 +77,29 @@ def serve(
 def ingest(
     migrate: Annotated[bool, typer.Option(help="upgrade the schema first")] = True,
 ) -> None:
-    """Run the device gateways alone (EGTS, Wialon IPS, MQTT as configured), without the HTTP API."""
+    """Run the device gateways (EGTS, Wialon IPS, MQTT as configured) without the HTTP API, and the
+    monitoring of the fixes they store (unless TAMGA_MONITORING_IN_APP=false)."""
     from tamga.auth.security import configure_password_hashing
+    from tamga.ingest.bus import FixBus
     from tamga.ingest.gateways import run_until_stopped
+    from tamga.kit.db import Database
     from tamga.kit.migrate import upgrade
+    from tamga.monitoring.service import AlarmHub
+    from tamga.monitoring.tasks import MonitoringTasks
 
     settings = get_settings()
     if migrate:
         upgrade(settings.database_url)
     configure_password_hashing(settings.argon2_time_cost, settings.argon2_memory_kib)
-    asyncio.run(run_until_stopped(settings, lambda line: console.print(f"ingest: {line}")))
+
+    def announce(line: str) -> None:
+        console.print(f"ingest: {line}")
+
+    def monitoring(db: Database, bus: FixBus) -> MonitoringTasks:
+        announce("monitoring the fixes stored here")
+        return MonitoringTasks(db, bus, settings, AlarmHub())
+
+    asyncio.run(run_until_stopped(settings, announce, monitoring if settings.monitoring_in_app else None))
 
 
 @db_app.command("upgrade")

@@ -54,8 +54,9 @@ class Settings(BaseSettings):
     ingest_max_decode_errors: int = 5
     ingest_bus_max_queued: int = 200_000
 
-    # Monitoring: the bus consumer and the time tick run in the HTTP app's lifespan when
-    # `monitoring_in_app` is on; the corridor is this wide on each side of the declared route.
+    # Monitoring: the bus consumer and the time tick run in the HTTP app's lifespan, and in `tamga ingest`
+    # beside its gateways, when `monitoring_in_app` is on; the corridor is this wide on each side of the
+    # declared route.
     monitoring_in_app: bool = True
     monitoring_corridor_width_m: float = 500.0
     monitoring_batch_max_items: int = 5000

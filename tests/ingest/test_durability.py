@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +17,7 @@ import pytest
 from sqlalchemy import text
 from tests.conftest import Backend
 from tests.ingest.devices import EgtsClient, record_results, register_seal, result_code
+from tests.support.ingest_process import Server, free_port
 
 from tamga.ingest import store
 from tamga.ingest.egts import ResultCode, encode_auth_packet, encode_position_packet
@@ -33,12 +29,6 @@ WINDOW = 6  # packets in flight before waiting for a confirmation
 KILL_AFTER = 35_000  # confirmed fixes
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
 TERMINAL_ID = 770001
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def upload(device_id: str) -> list[Fix]:
@@ -56,65 +46,6 @@ def upload(device_id: str) -> list[Fix]:
         )
         for i in range(TOTAL)
     ]
-
-
-class Server:
-    """`tamga ingest` in a process of its own."""
-
-    def __init__(self, url: str, port: int, log: Path) -> None:
-        self.url, self.port, self.log = url, port, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        tamga = Path(sys.executable).with_name("tamga")
-        command = [str(tamga)] if tamga.exists() else [sys.executable, "-m", "tamga.cli"]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TAMGA_")}
-        env.update(
-            TAMGA_DATABASE_URL=self.url,
-            TAMGA_GATEWAY_HOST="127.0.0.1",
-            TAMGA_EGTS_PORT=str(self.port),
-            TAMGA_WIALON_ENABLED="false",
-            TAMGA_INGEST_MAX_MESSAGES_PER_S="100000",
-            TAMGA_INGEST_MESSAGE_BURST="100000",
-            TAMGA_ARGON2_TIME_COST="1",
-            TAMGA_ARGON2_MEMORY_KIB="1024",
-        )
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [*command, "ingest", "--no-migrate"], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-
-    async def ready(self, wait_s: float = 30) -> None:
-        deadline = asyncio.get_running_loop().time() + wait_s
-        while True:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"tamga ingest exited {self.process.returncode}:\n{self.log.read_text()}"
-                )
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            except OSError:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise AssertionError(f"tamga ingest did not listen:\n{self.log.read_text()}") from None
-                await asyncio.sleep(0.1)
-                continue
-            writer.close()
-            return
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
 
 
 @pytest.fixture

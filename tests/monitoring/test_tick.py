@@ -100,3 +100,24 @@ async def test_the_timed_loop_ticks_on_the_monitors_clock(pipeline: Pipeline) ->
             await task
     alarm = next(a for a in await pipeline.alarms(released) if a["rule"] == "signal_lost")
     assert datetime.fromisoformat(alarm["opened_at"]) == released.plan.released_at + timedelta(minutes=10)
+
+
+async def test_two_monitoring_processes_opening_one_alarm_at_once_keep_one_and_go_on(
+    pipeline: Pipeline,
+) -> None:
+    """Each process that monitors (`tamga serve`, each of its workers, `tamga ingest`) runs the time rules:
+    two that open the same alarm at the same moment leave one alarm, and neither loses its batch or the
+    states it holds."""
+    released = await pipeline.release(KOZLOVICHI_MINSK)
+    at = released.plan.released_at + released.plan.signal_lost_after + timedelta(seconds=1)
+    other = Monitor(corridor_width_m=pipeline.monitor.corridor_width_m)
+    pipeline.clock.now = at
+    db = pipeline.backend.db
+    await asyncio.gather(pipeline.monitor.tick(db, at), other.tick(db, at))
+
+    assert pipeline.monitor.failed_batches == other.failed_batches == 0
+    assert [a["rule"] for a in await pipeline.alarms(released)] == ["signal_lost"]
+    timeline = await pipeline.timeline(released)
+    assert [e["details"]["action"] for e in timeline if e["kind"] == "alarm"] == ["opened"]
+    for monitor in (pipeline.monitor, other):
+        assert Rule.SIGNAL_LOST in monitor.states[released.id].open_alarms

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 from tamga.config import Settings
 from tamga.ingest import store
@@ -114,21 +114,39 @@ class Gateways:
                 log.exception("could not create the coming partitions of fixes; retrying later")
 
 
-async def run_until_stopped(settings: Settings, announce: Callable[[str], None] = print) -> None:
-    """Run the gateways alone until SIGINT or SIGTERM (what `tamga ingest` does)."""
+class Consumer(Protocol):
+    """Work on the bus that runs beside the gateways in their process (monitoring)."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def run_until_stopped(
+    settings: Settings,
+    announce: Callable[[str], None] = print,
+    consumer: Callable[[Database, FixBus], Consumer] | None = None,
+) -> None:
+    """Run the gateways without the HTTP API until SIGINT or SIGTERM (what `tamga ingest` does), with
+    `consumer` of their bus (the bus lives in this process: what is not consumed here is not consumed)."""
     db = Database(settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo)
     bus = FixBus(settings.ingest_bus_max_queued)
     gateways = Gateways(settings, db, bus)
+    taking = consumer(db, bus) if consumer is not None else None
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     try:
         await gateways.start()
+        if taking is not None:
+            taking.start()
         for line in gateways.describe() or ["no gateway enabled"]:
             announce(line)
         await stopping.wait()
     finally:
         await gateways.stop()
         bus.close()
+        if taking is not None:
+            await taking.stop()
         await db.dispose()

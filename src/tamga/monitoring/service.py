@@ -29,6 +29,7 @@ from typing import Any, Final
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamga.audit import service as audit
@@ -650,8 +651,13 @@ async def _persist(
                 evidence=_evidence(event, position),
                 details=details,
             )
-            session.add(alarm)
-            await session.flush()
+            try:
+                async with session.begin_nested():  # a savepoint: a refusal leaves the batch whole
+                    session.add(alarm)
+            except IntegrityError:
+                # Another monitoring process opened it meanwhile (each runs the time rules): the partial
+                # unique index keeps one alarm open per movement and rule, and this one is left out.
+                continue
             open_now[key] = alarm
             touched.append(("opened", alarm))
             audit.record(
