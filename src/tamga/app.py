@@ -22,7 +22,7 @@ from tamga.kit.http import BodyLimitMiddleware, SessionScopeMiddleware, install_
 from tamga.kit.idempotency import IdempotencyMiddleware
 from tamga.monitoring import endpoints as monitoring_endpoints
 from tamga.monitoring.service import AlarmHub
-from tamga.monitoring.tasks import MonitoringTasks
+from tamga.monitoring.tasks import AlarmRelay, MonitoringTasks
 from tamga.parties import endpoints as parties_endpoints
 from tamga.rates import endpoints as rates_endpoints
 from tamga.reference import endpoints as reference_endpoints
@@ -54,6 +54,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         gc.collect()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
+        # alarm changes reach the live streams of every process (PostgreSQL), or of this one (SQLite)
+        relay = AlarmRelay.for_database(db, hub)
+        if relay is not None:
+            relay.start()
+        app.state.alarm_relay = relay
         gateways = None
         if settings.gateways_in_app:
             from tamga.ingest.gateways import Gateways
@@ -81,6 +86,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         bus.close()
         if monitoring is not None:
             await monitoring.stop()
+        if relay is not None:
+            await relay.stop()
         if database is None:
             await db.dispose()
 

@@ -85,7 +85,7 @@ def ingest(
     from tamga.kit.db import Database
     from tamga.kit.migrate import upgrade
     from tamga.monitoring.service import AlarmHub
-    from tamga.monitoring.tasks import MonitoringTasks
+    from tamga.monitoring.tasks import AlarmRelay, MonitoringTasks
 
     settings = get_settings()
     if migrate:
@@ -97,7 +97,9 @@ def ingest(
 
     def monitoring(db: Database, bus: FixBus) -> MonitoringTasks:
         announce("monitoring the fixes stored here")
-        return MonitoringTasks(db, bus, settings, AlarmHub())
+        hub = AlarmHub()  # no live streams here: on PostgreSQL the alarms it raises go to the API's
+        relay = AlarmRelay.for_database(db, hub, listen=False)
+        return MonitoringTasks(db, bus, settings, hub, relay=relay)
 
     asyncio.run(run_until_stopped(settings, announce, monitoring if settings.monitoring_in_app else None))
 

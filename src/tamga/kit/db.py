@@ -179,19 +179,21 @@ _side_pools: WeakKeyDictionary[Engine, Any] = WeakKeyDictionary()
 SIDE_POOL_TIMEOUT_S = 30.0  # as long as a session waits for its pool
 
 
+def driver_connect_args(engine: AsyncEngine | Engine) -> dict[str, Any]:
+    """Give the arguments of `asyncpg.connect` for a PostgreSQL engine: its own (host, database, ssl,
+    ...), less those of SQLAlchemy's adapter."""
+    sync = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    _, params = sync.dialect.create_connect_args(sync.url)
+    for adapter_only in ("prepared_statement_cache_size", "prepared_statement_name_func", "async_fallback"):
+        params.pop(adapter_only, None)
+    return dict(params)
+
+
 async def _side_pool(sync: Engine) -> Any:
     pool = _side_pools.get(sync)
     if pool is None:
-        # the engine's own connection arguments (host, database, ssl, ...), less its adapter's
-        _, params = sync.dialect.create_connect_args(sync.url)
-        for adapter_only in (
-            "prepared_statement_cache_size",
-            "prepared_statement_name_func",
-            "async_fallback",
-        ):
-            params.pop(adapter_only, None)
         created = await asyncpg.create_pool(
-            **params,
+            **driver_connect_args(sync),
             min_size=1,
             max_size=8,
             max_inactive_connection_lifetime=1800,

@@ -17,6 +17,7 @@ the operator's category), then the operator's overrides (`PUT /movements/{ref}/m
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, MutableMapping, Sequence
@@ -172,14 +173,28 @@ class AlarmChange:
 
 
 class AlarmHub:
-    """An in-process broadcast of alarm changes to the live streams (each filters by its caller)."""
+    """The broadcast of alarm changes to the live streams (each filters by its caller).
+
+    With a `relay` (PostgreSQL: `tasks.AlarmRelay`) a change goes to the streams of every process, this
+    one's included, through the relay; without one, to this process's streams only."""
 
     def __init__(self, max_queued: int = 1000) -> None:
         self.max_queued = max_queued
+        self.relay: Callable[[list[AlarmChange]], None] | None = None
         self._subscribers: set[asyncio.Queue[AlarmChange]] = set()
 
     def publish(self, changes: Iterable[AlarmChange]) -> None:
-        """Hand changes to every subscriber; a subscriber that does not keep up loses the oldest."""
+        """Hand committed changes to the live streams (through the relay when there is one)."""
+        batch = list(changes)
+        if not batch:
+            return
+        if self.relay is not None:
+            self.relay(batch)
+        else:
+            self.deliver(batch)
+
+    def deliver(self, changes: Iterable[AlarmChange]) -> None:
+        """Hand changes to this process's subscribers; one that does not keep up loses the oldest."""
         for change in changes:
             for queue in self._subscribers:
                 if queue.full():
@@ -195,6 +210,54 @@ class AlarmHub:
             yield queue
         finally:
             self._subscribers.discard(queue)
+
+
+def encode_change(change: AlarmChange) -> str:
+    """Give a change as the text another process's hub takes (`decode_change`)."""
+    scope = change.scope
+    return json.dumps(
+        {
+            "action": change.action,
+            "alarm": change.alarm.model_dump(mode="json"),
+            "scope": {
+                "holder_id": scope.holder_id,
+                "carrier_id": scope.carrier_id,
+                "departure_office": scope.departure_office,
+                "destination_office": scope.destination_office,
+                "countries": sorted(scope.countries),
+            },
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def decode_change(text: str) -> AlarmChange:
+    """Give the change `encode_change` wrote."""
+    data = json.loads(text)
+    scope = data["scope"]
+    return AlarmChange(
+        data["action"],
+        schemas.Alarm.model_validate(data["alarm"]),
+        MovementScope(
+            holder_id=scope["holder_id"],
+            carrier_id=scope["carrier_id"],
+            departure_office=scope["departure_office"],
+            destination_office=scope["destination_office"],
+            countries=frozenset(scope["countries"]),
+        ),
+    )
+
+
+async def alarm_change(session: AsyncSession, alarm_id: int, action: str) -> AlarmChange | None:
+    """Give an alarm as it is now, as a change of `action` (None if it is gone)."""
+    found = await repository.alarm(session, alarm_id)
+    if found is None:
+        return None
+    movements = await repository.movements_by_ids(session, [found.movement_id])
+    if not movements:
+        return None
+    return AlarmChange(action, alarm_view(found), scope_of(movements[0]))
 
 
 def alarm_view(alarm: Alarm) -> schemas.Alarm:
