@@ -124,3 +124,33 @@ async def test_a_change_too_large_for_a_notification_reaches_the_stream_read_aga
         data = await asyncio.wait_for(next_for(events, released.id), 10)
     await events.aclose()
     assert (data["action"], data["alarm"]["id"], data["alarm"]["comment"]) == ("resolved", alarm_id, comment)
+
+
+async def test_a_change_made_in_this_process_reaches_its_stream_once(pipeline: Pipeline) -> None:
+    """The process's hub delivers its own changes when they are published: the relay's echo of them
+    (every listener hears every notification) is left out."""
+    released = await pipeline.release(KOZLOVICHI_MINSK)
+    async with pipeline.backend.db.session() as session:
+        alarm = Alarm(
+            movement_id=released.id,
+            rule="unscheduled_stop",
+            severity="warning",
+            status="open",
+            opened_at=released.plan.released_at,
+            evidence=[],
+            details={},
+        )
+        session.add(alarm)
+        await session.flush()
+        await commit(session)
+        alarm_id = alarm.id
+    headers = await admin(pipeline.http)
+    events = alarm_events(pipeline.http, headers)
+    assert await anext(events) == {}
+    response = await pipeline.http.post(f"/api/v1/alarms/{alarm_id}/acknowledge", headers=headers)
+    assert response.status_code == 200, response.text
+    data = await asyncio.wait_for(next_for(events, released.id), 10)
+    assert (data["action"], data["alarm"]["id"]) == ("acknowledged", alarm_id)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(next_for(events, released.id), 1.0)
+    await events.aclose()

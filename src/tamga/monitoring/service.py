@@ -175,8 +175,8 @@ class AlarmChange:
 class AlarmHub:
     """The broadcast of alarm changes to the live streams (each filters by its caller).
 
-    With a `relay` (PostgreSQL: `tasks.AlarmRelay`) a change goes to the streams of every process, this
-    one's included, through the relay; without one, to this process's streams only."""
+    A change goes to this process's streams at once and, with a `relay` (PostgreSQL: `tasks.AlarmRelay`),
+    to the other processes' through it."""
 
     def __init__(self, max_queued: int = 1000) -> None:
         self.max_queued = max_queued
@@ -184,14 +184,13 @@ class AlarmHub:
         self._subscribers: set[asyncio.Queue[AlarmChange]] = set()
 
     def publish(self, changes: Iterable[AlarmChange]) -> None:
-        """Hand committed changes to the live streams (through the relay when there is one)."""
+        """Hand committed changes to the live streams, this process's and (through the relay) the others'."""
         batch = list(changes)
         if not batch:
             return
+        self.deliver(batch)
         if self.relay is not None:
             self.relay(batch)
-        else:
-            self.deliver(batch)
 
     def deliver(self, changes: Iterable[AlarmChange]) -> None:
         """Hand changes to this process's subscribers; one that does not keep up loses the oldest."""
@@ -212,11 +211,13 @@ class AlarmHub:
             self._subscribers.discard(queue)
 
 
-def encode_change(change: AlarmChange) -> str:
-    """Give a change as the text another process's hub takes (`decode_change`)."""
+def encode_change(change: AlarmChange, origin: str) -> str:
+    """Give a change as the text another process's hub takes (`decode_change`), naming the process it
+    comes from (`origin`)."""
     scope = change.scope
     return json.dumps(
         {
+            "origin": origin,
             "action": change.action,
             "alarm": change.alarm.model_dump(mode="json"),
             "scope": {

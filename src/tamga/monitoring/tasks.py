@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any, Final
@@ -34,17 +35,18 @@ STOP_WAIT_S: Final = 5.0  # how long a stopping relay waits to send what is queu
 
 
 class AlarmRelay:
-    """Alarm changes between processes on PostgreSQL: those published in this process go to every
-    process's live streams (NOTIFY, in order, after their commit), and with `listen` those of every
-    process, this one's included, come to this process's hub (LISTEN).
+    """Alarm changes between processes on PostgreSQL: those published in this process go to the other
+    processes' live streams (NOTIFY, in order, after their commit; this process's hub has delivered them
+    already), and with `listen` those of the other processes come to this process's hub (LISTEN).
 
     A change too large for a notification (a long comment) goes as its alarm's id, and each listener
-    reads the alarm as it then is. If a notification cannot be sent, the change reaches this process's
-    streams only; a listener that lost its connection misses what was sent until it is back. The list
+    reads the alarm as it then is. If a notification cannot be sent, the other processes' streams miss
+    it; a listener that lost its connection misses what was sent until it is back. The list
     (`GET /alarms`) is always complete: the stream is the live view of it."""
 
     def __init__(self, db: Database, hub: AlarmHub, *, listen: bool = True) -> None:
         self.db, self.hub, self.listen = db, hub, listen
+        self.origin = uuid.uuid4().hex  # what this process's notifications carry, so it skips its own
         self.listening = asyncio.Event()
         self._outbox: asyncio.Queue[list[AlarmChange]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()  # the sender, the listener, reads of large changes
@@ -72,7 +74,7 @@ class AlarmRelay:
         task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
-        """Send what is queued, then stop; the hub delivers in this process from then on."""
+        """Send what is queued (for at most `STOP_WAIT_S`), then stop."""
         if self.hub.relay is self:
             self.hub.relay = None
         with contextlib.suppress(TimeoutError):
@@ -87,23 +89,26 @@ class AlarmRelay:
     async def _send(self) -> None:
         while True:
             changes = await self._outbox.get()
-            payloads = []
-            for change in changes:
-                payload = encode_change(change)
-                if not notify.fits(payload):
-                    payload = json.dumps({"action": change.action, "alarm_id": change.alarm.id})
-                payloads.append(payload)
             try:
+                payloads = []
+                for change in changes:
+                    payload = encode_change(change, self.origin)
+                    if not notify.fits(payload):
+                        payload = json.dumps(
+                            {"origin": self.origin, "action": change.action, "alarm_id": change.alarm.id}
+                        )
+                    payloads.append(payload)
                 await notify.notify(self.db.engine, ALARM_CHANNEL, payloads)
             except Exception:
-                log.exception(
-                    "could not relay %d alarm changes; this process's streams get them", len(changes)
-                )
-                self.hub.deliver(changes)
+                log.exception("could not relay %d alarm changes to the other processes", len(changes))
+            finally:
+                self._outbox.task_done()
 
     def _received(self, payload: str) -> None:
         try:
             data = json.loads(payload)
+            if data.get("origin") == self.origin:
+                return  # this process's own: its hub delivered it when it was published
             if "alarm_id" in data:
                 self._spawn(self._read(int(data["alarm_id"]), str(data["action"])))
                 return
