@@ -10,8 +10,9 @@ the database are added, so a restart neither opens an alarm twice nor loses a de
 progress. Each batch's outcome is stored with how far the consumer got (`MonitoringProgress`: the newest
 receipt time it took); a consumer that starts after a crash runs the stored fixes received after that
 (less `SETTLE_MARGIN`) through the engine and stores what they decide, leaving out what was stored
-before the crash, so fixes confirmed to their devices but lost with the in-process bus are monitored. A plan's thresholds are its goods category's (`domain.goods_category` of the items' codes, or
-the operator's category), then the operator's overrides (`PUT /movements/{ref}/monitoring`).
+before the crash, so fixes confirmed to their devices but lost with the in-process bus are monitored.
+A plan's thresholds are its goods category's (`domain.goods_category` of the items' codes, or the
+operator's category), then the operator's overrides (`PUT /movements/{ref}/monitoring`).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
@@ -96,7 +97,10 @@ async def get_document(ref: Ref, session: SessionDep, principal: CurrentPrincipa
     """Give the transit accompanying document as a PDF (once the movement has its MRN)."""
     movement, _ = await service.get_visible(session, principal, ref, full=True)
     data = await document_data(session, movement)
-    pdf = render_transit_document(data)
+    # The connection goes back before the rendering (on SQLite it is the only one), and the rendering
+    # (about a second of CPU for 1,999 items) runs off the event loop, which goes on serving meanwhile.
+    await session.close()
+    pdf = await asyncio.to_thread(render_transit_document, data)
     filename = f"TAD-{movement.mrn}.pdf"
     return Response(
         pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'}
