@@ -284,7 +284,7 @@ def hostile_requests(c: Callers) -> list[Hostile]:
     for bad in ("%00", "ab%00c", "%C2%B2", "a" * 300):
         add("GET", f"/api/v1/guarantees/{bad}", {}, a)
         add("GET", f"/api/v1/reference/hs/{bad}", {}, a)
-    for bad_id in (str(HUGE), str(2**63), str(2**63 - 1), "-1", "0"):
+    for bad_id in (str(HUGE), str(2**63), str(2**63 - 1), "-1", "0", str(-HUGE), str(-(2**63) - 1)):
         add("GET", f"/api/v1/operators/{bad_id}", {}, a)
     huge_cursor = base64.urlsafe_b64encode(f"id:{HUGE}".encode()).decode()
     for listing in ("movements", "operators", "vehicles", "seals"):

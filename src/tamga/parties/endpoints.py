@@ -45,7 +45,7 @@ async def list_operators(
 
 @router.get("/operators/{operator_id}", response_model=schemas.Operator)
 async def get_operator(
-    operator_id: Annotated[int, Path(le=2**62)], session: SessionDep, principal: CurrentPrincipal
+    operator_id: Annotated[int, Path(ge=1, le=2**62)], session: SessionDep, principal: CurrentPrincipal
 ) -> schemas.Operator:
     """Give one operator."""
     return schemas.Operator.model_validate(await service.get_operator(session, principal, operator_id))
