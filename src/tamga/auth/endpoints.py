@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Path, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from tamga.auth import schemas, service
@@ -16,6 +16,8 @@ from tamga.kit.http import SessionDep, SettingsDep
 
 router = APIRouter(tags=["auth"])
 AdminDep = Annotated[Principal, Depends(require_roles(Role.ADMINISTRATOR))]
+UserId = Annotated[int, Path(ge=1, le=2**62)]
+KeyPrefix = Annotated[str, Path(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_]+$")]
 
 
 @router.post("/auth/token", response_model=schemas.Token)
@@ -59,3 +61,29 @@ async def create_api_key(
     row, key = await service.create_api_key(session, admin, **body.model_dump())
     await commit(session)
     return schemas.ApiKeyCreated(prefix=row.prefix, name=row.name, role=Role(row.role), key=key)
+
+
+@router.post("/users/{user_id}/deactivate", response_model=schemas.User)
+async def deactivate_user(user_id: UserId, session: SessionDep, admin: AdminDep) -> schemas.User:
+    """Deactivate a person's account: its tokens stop working and it cannot log in (audited)."""
+    user = await service.set_user_active(session, admin, user_id, active=False)
+    await commit(session)
+    service.forget_principal(f"user:{user.id}")
+    return schemas.User.model_validate(user)
+
+
+@router.post("/users/{user_id}/reactivate", response_model=schemas.User)
+async def reactivate_user(user_id: UserId, session: SessionDep, admin: AdminDep) -> schemas.User:
+    """Reactivate a deactivated account (audited)."""
+    user = await service.set_user_active(session, admin, user_id, active=True)
+    await commit(session)
+    return schemas.User.model_validate(user)
+
+
+@router.post("/api-keys/{prefix}/revoke", response_model=schemas.ApiKey)
+async def revoke_api_key(prefix: KeyPrefix, session: SessionDep, admin: AdminDep) -> schemas.ApiKey:
+    """Revoke an API key for good: the system or device using it is refused from now on (audited)."""
+    key = await service.revoke_api_key(session, admin, prefix)
+    await commit(session)
+    service.forget_principal(f"key:{key.prefix}")
+    return schemas.ApiKey.model_validate(key)

@@ -19,8 +19,14 @@ async def user_by_id(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
-async def api_key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey | None:
-    return (await session.execute(select(ApiKey).where(ApiKey.prefix == prefix))).scalar_one_or_none()
+async def api_key_by_prefix(session: AsyncSession, prefix: str, *, lock: bool = False) -> ApiKey | None:
+    stmt = select(ApiKey).where(ApiKey.prefix == prefix)
+    return (await session.execute(stmt.with_for_update() if lock else stmt)).scalar_one_or_none()
+
+
+async def user_for_update(session: AsyncSession, user_id: int) -> User | None:
+    """Give a user with its row locked until commit."""
+    return await session.get(User, user_id, with_for_update=True, populate_existing=True)
 
 
 async def throttle(session: AsyncSession, username: str) -> LoginThrottle | None:

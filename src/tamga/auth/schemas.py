@@ -61,6 +61,22 @@ class ApiKeyCreate(BaseModel):
     operator_id: int | None = Field(default=None, ge=1, le=2**62)
 
 
+class ApiKey(BaseModel):
+    """An API key as an administrator sees it (never the key itself)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    prefix: str
+    name: str
+    role: Role
+    country: str | None
+    office_code: str | None
+    operator_id: int | None
+    seal_id: int | None
+    active: bool
+    created_at: dt.datetime
+
+
 class ApiKeyCreated(BaseModel):
     prefix: str
     name: str

@@ -26,7 +26,7 @@ from tamga.auth.security import (
 )
 from tamga.config import Settings
 from tamga.kit.clock import utcnow
-from tamga.kit.errors import Conflict, FieldError, TooManyAttempts, ValidationFailed
+from tamga.kit.errors import Conflict, FieldError, NotFound, TooManyAttempts, ValidationFailed
 from tamga.models import ApiKey, User
 from tamga.reference.catalog import load_catalog
 
@@ -103,8 +103,9 @@ async def login(session: AsyncSession, settings: Settings, username: str, passwo
     return LoginOutcome(token, principal)
 
 
-# principal cache: token or key digest -> (monotonic expiry, principal). Bounded by TTL and size;
-# a deactivated user or revoked key stops working within `principal_cache_seconds`.
+# principal cache: token or key digest -> (monotonic expiry, principal). Bounded by TTL and size; a
+# deactivated user or revoked key stops working at once in the process that did it (`forget_principal`)
+# and within `principal_cache_seconds` in the others.
 _principals: dict[str, tuple[float, Principal]] = {}
 _PRINCIPAL_CACHE_MAX = 50_000
 
@@ -122,6 +123,13 @@ async def principal_from_token(session: AsyncSession, settings: Settings, token:
             _principals.clear()
         _principals[cache_key] = (now + ttl, principal)
     return principal
+
+
+def forget_principal(subject: str) -> None:
+    """Drop what this process's cache holds for a subject (`user:7`, `key:tmg_ab12`): its tokens are
+    resolved again, from the database, on their next use."""
+    for cache_key in [k for k, (_, p) in _principals.items() if p.subject == subject]:
+        _principals.pop(cache_key, None)
 
 
 async def _resolve(session: AsyncSession, settings: Settings, token: str) -> Principal | None:
@@ -236,3 +244,46 @@ async def create_api_key(
         after={"name": name, "role": role.value, "operator_id": operator_id},
     )
     return row, key
+
+
+async def set_user_active(session: AsyncSession, actor: Principal, user_id: int, *, active: bool) -> User:
+    """Deactivate a person's account (its tokens stop working, it cannot log in) or reactivate it.
+
+    Setting what is already set changes nothing and records nothing. An administrator cannot deactivate
+    their own account (the platform would be left without anyone able to undo it)."""
+    user = await repository.user_for_update(session, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    if not active and actor.subject == f"user:{user.id}":
+        raise Conflict("an administrator cannot deactivate their own account")
+    if user.active != active:
+        user.active = active
+        audit.record(
+            session,
+            actor=actor.subject,
+            action="user.reactivate" if active else "user.deactivate",
+            entity_type="user",
+            entity_id=user.id,
+            before={"active": not active},
+            after={"active": active},
+        )
+    return user
+
+
+async def revoke_api_key(session: AsyncSession, actor: Principal, prefix: str) -> ApiKey:
+    """Revoke an API key for good (a system or device then needs a new one); revoking again changes nothing."""
+    key = await repository.api_key_by_prefix(session, prefix, lock=True) if prefix.isascii() else None
+    if key is None:
+        raise NotFound(f"no API key {prefix}")
+    if key.active:
+        key.active = False
+        audit.record(
+            session,
+            actor=actor.subject,
+            action="api_key.revoke",
+            entity_type="api_key",
+            entity_id=key.prefix,
+            before={"active": True},
+            after={"active": False},
+        )
+    return key
