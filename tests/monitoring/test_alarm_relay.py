@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from tests.conftest import Backend
 from tests.monitoring.pipeline import Pipeline, running
 from tests.support.builders import admin
@@ -154,3 +155,34 @@ async def test_a_change_made_in_this_process_reaches_its_stream_once(pipeline: P
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(next_for(events, released.id), 1.0)
     await events.aclose()
+
+
+LISTENERS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'"
+
+
+async def test_a_listener_that_lost_its_connection_listens_again(pipeline: Pipeline) -> None:
+    """The server ends the listener's connection (a restart, a failover): it connects again, and what is
+    sent from then on reaches the stream."""
+    async with pipeline.backend.db.session() as session:
+        before = set((await session.execute(text(LISTENERS))).scalars().all())
+        assert before
+        for pid in before:
+            await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    for _ in range(500):  # it reconnects within RECONNECT_S (1 s) of noticing
+        await asyncio.sleep(0.02)
+        async with pipeline.backend.db.session() as session:
+            now = set((await session.execute(text(LISTENERS))).scalars().all())
+        if now - before and pipeline.app.state.alarm_relay.listening.is_set():
+            break
+    else:
+        raise AssertionError("the listener did not connect again")
+
+    released = await pipeline.release(KOZLOVICHI_MINSK)
+    events = alarm_events(pipeline.http, await admin(pipeline.http))
+    assert await anext(events) == {}
+    async with other_process(pipeline) as (other_db, other_hub):
+        at = released.plan.released_at + released.plan.signal_lost_after + timedelta(seconds=1)
+        await Monitor(hub=other_hub).tick(other_db, at)
+        data = await asyncio.wait_for(next_for(events, released.id), 10)
+    await events.aclose()
+    assert (data["action"], data["alarm"]["rule"]) == ("opened", "signal_lost")

@@ -59,7 +59,7 @@ async def listen(
         try:
             await _listen_until_lost(engine, channel, on_payload, listening)
             log.warning("the listener on %s lost its connection; connecting again", channel)
-        except (OSError, asyncpg.PostgresError) as error:
+        except Exception as error:  # the server down or refusing, a timeout: try again (cancelling ends it)
             log.warning("cannot listen on %s (%s); trying again in %.0f s", channel, error, RECONNECT_S)
         await asyncio.sleep(RECONNECT_S)
 
