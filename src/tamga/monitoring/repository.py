@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, true
+from sqlalchemy import Table, func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from tamga.auth.domain import Principal
 from tamga.kit.upsert import insert_for
 from tamga.models import Alarm, MonitoringProgress, Movement, MovementEvent, MovementItem, Seal, TelemetryFix
 from tamga.transit.repository import visible_to
 
+# The predicate of the partial unique index on alarms (movement, rule), as the model declares it: a
+# conflict target must repeat it literally (PostgreSQL does not match a bound parameter to it).
+OPEN_ALARM_PREDICATE = "status != 'resolved'"
+_ALARMS = cast(Table, Alarm.__table__)
 # The states in which a movement is on the road and so under monitoring.
 MONITORED_STATUSES = ("released", "en_route", "enquiry")
 
@@ -138,6 +144,31 @@ async def recorded_outcomes(
     for m, kind, at, details in (await session.execute(events)).all():
         found.add((m, kind, at, (details or {}).get("rule"), (details or {}).get("action")))
     return opened, found
+
+
+async def open_alarm(session: AsyncSession, **fields: Any) -> Alarm | None:
+    """Insert an open alarm, unless one of the same movement and rule is open already (then None).
+
+    One statement, ON CONFLICT DO NOTHING on the partial unique index, so that an opening by another
+    process meanwhile neither fails the caller's transaction nor needs a savepoint (which cost two round
+    trips an alarm). A Core statement (cached; the ORM's INSERT ... RETURNING an entity was slower than a
+    flush), and the alarm it gives is in the session, as stored."""
+    stmt = (
+        insert_for(session, _ALARMS)
+        .values(**fields)
+        .on_conflict_do_nothing(
+            index_elements=[_ALARMS.c.movement_id, _ALARMS.c.rule], index_where=text(OPEN_ALARM_PREDICATE)
+        )
+        .returning(_ALARMS.c.id)
+    )
+    alarm_id = (await session.execute(stmt)).scalar_one_or_none()
+    if alarm_id is None:
+        return None
+    handling = dict.fromkeys(("acknowledged_by", "acknowledged_at", "resolved_by", "resolved_at", "comment"))
+    alarm = Alarm(id=alarm_id, **handling, **fields)
+    make_transient_to_detached(alarm)  # stored: the session tracks its changes, and inserts nothing
+    session.add(alarm)
+    return alarm
 
 
 async def open_alarms(session: AsyncSession, movement_ids: Iterable[int]) -> Sequence[Alarm]:

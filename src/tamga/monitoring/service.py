@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -31,7 +32,6 @@ from typing import Any, Final
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamga.audit import service as audit
@@ -88,6 +88,7 @@ CONSUMER: Final = "fix-bus"
 # takes again what was received this long before its recorded progress: longer than a store can take
 # (a session waits at most 30 s for a connection). What it finds was stored already is left out.
 SETTLE_MARGIN: Final = timedelta(minutes=2)
+PROGRESS_EVERY_S: Final = 1.0
 
 
 # --- plans ----------------------------------------------------------------------------------------
@@ -309,6 +310,7 @@ class Monitor:
     # the keys of the fixes `rebuild` replayed, so the bus does not hand them to the engine again
     # held while plans and states change: a batch's engine runs in a thread, the tick must wait for it
     _engine_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _progress_due: float = 0.0  # when a batch without outcome next records the progress (monotonic)
 
     async def _refresh(self, session: AsyncSession, movements: Sequence[Movement]) -> dict[int, Movement]:
         """Bring plans up to date for the monitored ones of `movements`; forget the others."""
@@ -490,10 +492,17 @@ class Monitor:
                         )
                     events = result.events
                     changes = await _persist(session, {}, events, _stored_positions(fixes))
-                if parts:  # with the outcome: how far this consumer got
+                # How far this consumer got, with the outcome: when the batch stored something (its commit
+                # flushes the log anyway), else at most every PROGRESS_EVERY_S (a commit that writes waits
+                # for the disk; a progress behind only means more taken again after a crash).
+                progress_due = time.monotonic() >= self._progress_due
+                if parts and (events or progress_due):
                     newest = max(f.received_at for f in parts)
                     await repository.advance(session, CONSUMER, newest, utcnow())
+                    progress_due = True
                 await commit(session)
+                if progress_due:
+                    self._progress_due = time.monotonic() + PROGRESS_EVERY_S
         except Exception:
             self.failed_batches += 1
             log.exception("monitoring batch of %d fixes failed; its movements restart fresh", len(batch))
@@ -707,7 +716,8 @@ async def _persist(
             opened_at[key] = event.at
             if key in open_now or (*key, event.at) in opened_before:
                 continue  # still open from before (a restart, or an officer has not resolved it yet)
-            alarm = Alarm(
+            alarm = await repository.open_alarm(
+                session,
                 movement_id=event.movement_id,
                 rule=event.rule.value,
                 severity=event.severity.value,
@@ -716,12 +726,9 @@ async def _persist(
                 evidence=_evidence(event, position),
                 details=details,
             )
-            try:
-                async with session.begin_nested():  # a savepoint: a refusal leaves the batch whole
-                    session.add(alarm)
-            except IntegrityError:
-                # Another monitoring process opened it meanwhile (each runs the time rules): the partial
-                # unique index keeps one alarm open per movement and rule, and this one is left out.
+            if alarm is None:
+                # Another monitoring process opened it meanwhile (each runs the time rules): one alarm
+                # stays open per movement and rule, and this one is left out.
                 continue
             open_now[key] = alarm
             touched.append(("opened", alarm))
