@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 from tests.conftest import Backend
-from tests.monitoring.pipeline import Pipeline, running
+from tests.monitoring.pipeline import Pipeline, Released, running
 from tests.support.builders import admin
 
 from tamga.kit import notify
@@ -76,6 +76,18 @@ async def other_process(pipeline: Pipeline) -> AsyncIterator[tuple[Database, Ala
         await other_db.dispose()
 
 
+async def stored_alarm(pipeline: Pipeline, released: Released, **fields: Any) -> int:
+    """An alarm of the movement stored straight in the database (no process published it); give its id."""
+    async with pipeline.backend.db.session() as session:
+        alarm = Alarm(
+            movement_id=released.id, opened_at=released.plan.released_at, evidence=[], details={}, **fields
+        )
+        session.add(alarm)
+        await session.flush()
+        await commit(session)
+        return alarm.id
+
+
 async def test_an_alarm_raised_in_another_process_reaches_the_live_stream(pipeline: Pipeline) -> None:
     released = await pipeline.release(KOZLOVICHI_MINSK)
     events = alarm_events(pipeline.http, await admin(pipeline.http))
@@ -98,23 +110,16 @@ async def test_a_change_too_large_for_a_notification_reaches_the_stream_read_aga
     released = await pipeline.release(KOZLOVICHI_MINSK)
     comment = ("ПломбавскрытаприосмотревприсутствииперевозчикаЁ" * 90)[:4000]  # two bytes a letter
     assert len(comment.encode()) > notify.MAX_PAYLOAD  # with the rest of the alarm, too large to notify
-    async with pipeline.backend.db.session() as session:
-        alarm = Alarm(
-            movement_id=released.id,
-            rule="seal_opened",
-            severity="critical",
-            status="resolved",
-            opened_at=released.plan.released_at,
-            evidence=[],
-            details={},
-            resolved_by="officer",
-            resolved_at=released.plan.released_at,
-            comment=comment,
-        )
-        session.add(alarm)
-        await session.flush()
-        await commit(session)
-        alarm_id = alarm.id
+    alarm_id = await stored_alarm(
+        pipeline,
+        released,
+        rule="seal_opened",
+        severity="critical",
+        status="resolved",
+        resolved_by="officer",
+        resolved_at=released.plan.released_at,
+        comment=comment,
+    )
     events = alarm_events(pipeline.http, await admin(pipeline.http))
     assert await anext(events) == {}
     async with other_process(pipeline) as (other_db, other_hub):
@@ -131,20 +136,9 @@ async def test_a_change_made_in_this_process_reaches_its_stream_once(pipeline: P
     """The process's hub delivers its own changes when they are published: the relay's echo of them
     (every listener hears every notification) is left out."""
     released = await pipeline.release(KOZLOVICHI_MINSK)
-    async with pipeline.backend.db.session() as session:
-        alarm = Alarm(
-            movement_id=released.id,
-            rule="unscheduled_stop",
-            severity="warning",
-            status="open",
-            opened_at=released.plan.released_at,
-            evidence=[],
-            details={},
-        )
-        session.add(alarm)
-        await session.flush()
-        await commit(session)
-        alarm_id = alarm.id
+    alarm_id = await stored_alarm(
+        pipeline, released, rule="unscheduled_stop", severity="warning", status="open"
+    )
     headers = await admin(pipeline.http)
     events = alarm_events(pipeline.http, headers)
     assert await anext(events) == {}
