@@ -48,8 +48,9 @@ class MonitoringProgress(Base):
     """How far a monitoring consumer has taken the stored fixes: every fix it was handed that was received
     at or before `received_through` has been through the engine, and what the engine decided is stored.
 
-    Written in the same transaction as each batch's outcome; read when a consumer starts, to catch up on
-    fixes that were stored (and confirmed to their devices) but lost with the in-process bus in a crash."""
+    Written in the transaction of a batch's outcome (every batch that stored something, else at most once
+    a second); read when a consumer starts, to catch up on fixes that were stored (and confirmed to their
+    devices) but lost with the in-process bus in a crash."""
 
     __tablename__ = "monitoring_progress"
 

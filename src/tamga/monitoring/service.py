@@ -7,8 +7,8 @@ release, a crossing, new monitoring settings). When the consumer starts (`run_mo
 monitored movement's state by replaying its stored fixes of the last two hours through the engine without
 persisting what they decide (that was done before the restart); the rules whose alarms are still open in
 the database are added, so a restart neither opens an alarm twice nor loses a deviation or a stop in
-progress. Each batch's outcome is stored with how far the consumer got (`MonitoringProgress`: the newest
-receipt time it took); a consumer that starts after a crash runs the stored fixes received after that
+progress. A batch's outcome is stored with how far the consumer got (`MonitoringProgress`: the newest
+receipt time it took; at most once a second when the batch stored nothing); a consumer that starts after a crash runs the stored fixes received after that
 (less `SETTLE_MARGIN`) through the engine and stores what they decide, leaving out what was stored
 before the crash, so fixes confirmed to their devices but lost with the in-process bus are monitored.
 A plan's thresholds are its goods category's (`domain.goods_category` of the items' codes, or the
