@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,11 +14,13 @@ from tamga import __version__
 from tamga.auth import endpoints as auth_endpoints
 from tamga.auth.deps import idempotency_identity
 from tamga.auth.security import configure_password_hashing
+from tamga.auth.service import REVOCATION_CHANNEL, forget_principal
 from tamga.clearance import endpoints as clearance_endpoints
 from tamga.clearance import risk_endpoints
 from tamga.config import Settings, get_settings
 from tamga.ingest import endpoints as ingest_endpoints
 from tamga.ingest.bus import FixBus
+from tamga.kit import notify
 from tamga.kit.db import Database
 from tamga.kit.http import BodyLimitMiddleware, SessionScopeMiddleware, install_error_handlers
 from tamga.kit.idempotency import IdempotencyMiddleware
@@ -59,6 +63,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         if relay is not None:
             relay.start()
         app.state.alarm_relay = relay
+        # a deactivation or revocation made in another process empties this one's principal cache too
+        revocations = (
+            asyncio.create_task(notify.listen(db.engine, REVOCATION_CHANNEL, forget_principal))
+            if db.dialect == "postgresql"
+            else None
+        )
         gateways = None
         if settings.gateways_in_app:
             from tamga.ingest.gateways import Gateways
@@ -88,6 +98,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             await monitoring.stop()
         if relay is not None:
             await relay.stop()
+        if revocations is not None:
+            revocations.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await revocations
         if database is None:
             await db.dispose()
 

@@ -3,15 +3,19 @@ who may do it, what the audit record keeps; and the principal cache forgetting a
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 from tests.conftest import Backend
 from tests.support.builders import PASSWORD, admin, ok, tag, token, user
 
 from tamga.auth import service as auth_service
+from tamga.auth.domain import Role
 from tamga.config import Settings
+from tamga.kit.db import Database
 from tamga.models import AuditRecord
 
 
@@ -117,7 +121,7 @@ async def test_the_principal_cache_forgets_a_subject_at_once(backend: Backend) -
             None,
             username=f"cached.{tag()}",
             password=PASSWORD,
-            role=auth_service.Role.TAX_OFFICER,
+            role=Role.TAX_OFFICER,
             country="RU",
         )
         await session.commit()
@@ -139,5 +143,64 @@ async def test_the_principal_cache_forgets_a_subject_at_once(backend: Backend) -
     async with backend.db.session() as session:  # cached: still let in
         assert await auth_service.principal_from_token(session, settings, jwt_token) is not None
     auth_service.forget_principal(f"user:{user_id}")
+    async with backend.db.session() as session:
+        assert await auth_service.principal_from_token(session, settings, jwt_token) is None
+
+
+async def test_a_revocation_in_another_process_empties_this_ones_cache(
+    base_url: str, backend: Backend
+) -> None:
+    """On PostgreSQL the process that revokes tells the others (NOTIFY); each API process forgets the
+    subject's cached tokens at once instead of after `principal_cache_seconds`."""
+    if backend.kind != "postgres":
+        pytest.skip("a SQLite database is served by one process: there is no other to tell")
+    settings = Settings(database_url=backend.url, principal_cache_seconds=300)
+    async with backend.db.session() as session:
+        created = await auth_service.create_user(
+            session,
+            None,
+            username=f"elsewhere.{tag()}",
+            password=PASSWORD,
+            role=Role.TAX_OFFICER,
+            country="BY",
+        )
+        await session.commit()
+        subject = f"user:{created.id}"
+    jwt_token = auth_service.issue_token(
+        subject, settings.jwt_secret.get_secret_value(), settings.jwt_issuer, 60, {"role": "tax_officer"}
+    )
+    async with backend.db.session() as session:
+        assert await auth_service.principal_from_token(session, settings, jwt_token) is not None
+    cached = [k for k, (_, p) in auth_service._principals.items() if p.subject == subject]
+    assert cached  # this process (the test server's, `base_url`) has the token cached
+
+    async with backend.db.session() as session:  # the test server listens (it may have just started)
+        for _ in range(250):
+            listening = await session.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE :q"),
+                {"q": f"LISTEN %{auth_service.REVOCATION_CHANNEL}%"},
+            )
+            if listening:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("nothing listens for revocations")
+
+    other = Database(backend.url, pool_size=1)  # another process deactivates the account
+    try:
+        async with other.session() as session:
+            found = await auth_service.repository.user_for_update(session, created.id)
+            assert found is not None
+            found.active = False
+            await session.commit()
+            await auth_service.revoked(session, subject)
+    finally:
+        await other.dispose()
+    for _ in range(250):
+        if not any(p.subject == subject for _, p in auth_service._principals.values()):
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("this process did not hear of the revocation")
     async with backend.db.session() as session:
         assert await auth_service.principal_from_token(session, settings, jwt_token) is None

@@ -68,7 +68,7 @@ async def deactivate_user(user_id: UserId, session: SessionDep, admin: AdminDep)
     """Deactivate a person's account: its tokens stop working and it cannot log in (audited)."""
     user = await service.set_user_active(session, admin, user_id, active=False)
     await commit(session)
-    service.forget_principal(f"user:{user.id}")
+    await service.revoked(session, f"user:{user.id}")
     return schemas.User.model_validate(user)
 
 
@@ -85,5 +85,5 @@ async def revoke_api_key(prefix: KeyPrefix, session: SessionDep, admin: AdminDep
     """Revoke an API key for good: the system or device using it is refused from now on (audited)."""
     key = await service.revoke_api_key(session, admin, prefix)
     await commit(session)
-    service.forget_principal(f"key:{key.prefix}")
+    await service.revoked(session, f"key:{key.prefix}")
     return schemas.ApiKey.model_validate(key)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Final
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,10 +28,13 @@ from tamga.auth.security import (
     verify_password,
 )
 from tamga.config import Settings
+from tamga.kit import notify
 from tamga.kit.clock import utcnow
 from tamga.kit.errors import Conflict, FieldError, NotFound, TooManyAttempts, ValidationFailed
 from tamga.models import ApiKey, User
 from tamga.reference.catalog import load_catalog
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -126,10 +132,29 @@ async def principal_from_token(session: AsyncSession, settings: Settings, token:
 
 
 def forget_principal(subject: str) -> None:
-    """Drop what this process's cache holds for a subject (`user:7`, `key:tmg_ab12`): its tokens are
+    """Drop what this process's cache holds for a subject (`user:7`, `key:ab12cd34ef56`): its tokens are
     resolved again, from the database, on their next use."""
     for cache_key in [k for k, (_, p) in _principals.items() if p.subject == subject]:
         _principals.pop(cache_key, None)
+
+
+# On PostgreSQL every API process listens here (`app.py`) and forgets the subjects it hears.
+REVOCATION_CHANNEL: Final = "tamga_principal_revoked"
+
+
+async def revoked(session: AsyncSession, subject: str) -> None:
+    """After a deactivation or revocation is committed: forget the subject here at once, and on
+    PostgreSQL in every other process too (NOTIFY; one that does not hear it forgets within
+    `principal_cache_seconds`)."""
+    forget_principal(subject)
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        try:
+            await notify.notify(
+                bind if isinstance(bind, Engine) else bind.engine, REVOCATION_CHANNEL, [subject]
+            )
+        except Exception:
+            log.exception("could not tell the other processes that %s was revoked", subject)
 
 
 async def _resolve(session: AsyncSession, settings: Settings, token: str) -> Principal | None:

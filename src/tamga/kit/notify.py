@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import asyncpg
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tamga.kit.db import autocommit, driver_connect_args
@@ -34,7 +35,7 @@ def fits(payload: str) -> bool:
     return len(payload.encode()) <= MAX_PAYLOAD
 
 
-async def notify(engine: AsyncEngine, channel: str, payloads: Sequence[str]) -> None:
+async def notify(engine: AsyncEngine | Engine, channel: str, payloads: Sequence[str]) -> None:
     """Send payloads on a channel, in order, in one autocommitted statement (a side connection)."""
     too_long = [p for p in payloads if not fits(p)]
     if too_long:
