@@ -110,8 +110,8 @@ async def login(session: AsyncSession, settings: Settings, username: str, passwo
 
 
 # principal cache: token or key digest -> (monotonic expiry, principal). Bounded by TTL and size; a
-# deactivated user or revoked key stops working at once in the process that did it (`forget_principal`)
-# and within `principal_cache_seconds` in the others.
+# deactivated user or revoked key stops working at once in the process that did it and, told by `revoked`,
+# in the others (`forget_principal`); one that was not told, within `principal_cache_seconds`.
 _principals: dict[str, tuple[float, Principal]] = {}
 _PRINCIPAL_CACHE_MAX = 50_000
 
