@@ -158,6 +158,42 @@ def users_create(
     console.print(f"[green]created user {username}[/green] (id {user_id}, {role.value})")
 
 
+def _set_active(username: str, active: bool) -> None:
+    from tamga.auth import service
+    from tamga.kit.db import Database, commit
+    from tamga.kit.errors import TamgaError
+
+    async def run() -> None:
+        db = Database(get_settings().database_url)
+        try:
+            async with db.session() as session:
+                user = await service.user_named(session, username)
+                await service.set_user_active(session, None, user.id, active=active)
+                await commit(session)
+                await service.revoked(session, f"user:{user.id}")
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(run())
+    except TamgaError as exc:
+        console.print(f"[red]refused:[/red] {exc.detail}")
+        raise typer.Exit(2) from exc
+    console.print(f"[green]{username} {'reactivated' if active else 'deactivated'}[/green]")
+
+
+@users_app.command("deactivate")
+def users_deactivate(username: str) -> None:
+    """Deactivate a person's account: its tokens stop working and it cannot log in (audited)."""
+    _set_active(username, False)
+
+
+@users_app.command("reactivate")
+def users_reactivate(username: str) -> None:
+    """Reactivate a deactivated account (audited); also for an administrator who cannot log in."""
+    _set_active(username, True)
+
+
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check every audit record against the hash chain; exit 1 on any break."""

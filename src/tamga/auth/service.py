@@ -271,21 +271,32 @@ async def create_api_key(
     return row, key
 
 
-async def set_user_active(session: AsyncSession, actor: Principal, user_id: int, *, active: bool) -> User:
-    """Deactivate a person's account (its tokens stop working, it cannot log in) or reactivate it.
+async def user_named(session: AsyncSession, username: str) -> User:
+    """Give the user with this username (or refuse: not found)."""
+    user = await repository.user_by_username(session, username)
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+async def set_user_active(
+    session: AsyncSession, actor: Principal | None, user_id: int, *, active: bool
+) -> User:
+    """Deactivate a person's account (its tokens stop working, it cannot log in) or reactivate it;
+    `actor` None is the command line (`tamga users deactivate`).
 
     Setting what is already set changes nothing and records nothing. An administrator cannot deactivate
-    their own account (the platform would be left without anyone able to undo it)."""
+    their own account over the API (the platform would be left without anyone able to undo it)."""
     user = await repository.user_for_update(session, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}")
-    if not active and actor.subject == f"user:{user.id}":
+    if not active and actor is not None and actor.subject == f"user:{user.id}":
         raise Conflict("an administrator cannot deactivate their own account")
     if user.active != active:
         user.active = active
         audit.record(
             session,
-            actor=actor.subject,
+            actor=actor.subject if actor else "system:cli",
             action="user.reactivate" if active else "user.deactivate",
             entity_type="user",
             entity_id=user.id,
