@@ -7,7 +7,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,12 +16,13 @@ import uvicorn
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from typer.testing import CliRunner
 
 from tamga.app import create_app
 from tamga.auth import service as auth_service
 from tamga.auth.domain import Role
 from tamga.auth.security import configure_password_hashing
-from tamga.config import Settings
+from tamga.config import Settings, get_settings
 from tamga.kit.db import Database, commit
 from tamga.kit.migrate import upgrade_async
 from tamga.rates.service import load_samples
@@ -149,3 +150,12 @@ async def base_url(backend: Backend) -> str:
 async def http(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         yield client
+
+
+@pytest.fixture
+def cli(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """The `tamga` command line on the backend's database (its settings read afresh)."""
+    monkeypatch.setenv("TAMGA_DATABASE_URL", backend.url)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()

@@ -111,30 +111,29 @@ async def test_a_revoked_api_key_is_refused_for_good(http: httpx.AsyncClient, ba
     ).status_code == 401
 
 
-async def test_the_principal_cache_forgets_a_subject_at_once(backend: Backend) -> None:
-    """With the cache on (production: 5 s), a deactivation drops the subject's cached tokens in this
-    process; without `forget_principal` the token would keep working until its entry expires."""
+async def cached_token(backend: Backend) -> tuple[Settings, int, str]:
+    """Settings with the principal cache on (production: 5 s), a new tax officer's id, and a JWT of
+    theirs already resolved once, so that this process has it cached."""
     settings = Settings(database_url=backend.url, principal_cache_seconds=300)
     async with backend.db.session() as session:
-        user_obj = await auth_service.create_user(
-            session,
-            None,
-            username=f"cached.{tag()}",
-            password=PASSWORD,
-            role=Role.TAX_OFFICER,
-            country="RU",
+        user = await auth_service.create_user(
+            session, None, username=f"cached.{tag()}", password=PASSWORD, role=Role.TAX_OFFICER, country="RU"
         )
         await session.commit()
-        user_id = user_obj.id
+        user_id = user.id
+    secret = settings.jwt_secret.get_secret_value()
     jwt_token = auth_service.issue_token(
-        f"user:{user_id}",
-        settings.jwt_secret.get_secret_value(),
-        settings.jwt_issuer,
-        60,
-        {"role": "tax_officer"},
+        f"user:{user_id}", secret, settings.jwt_issuer, 60, {"role": "tax_officer"}
     )
     async with backend.db.session() as session:
         assert await auth_service.principal_from_token(session, settings, jwt_token) is not None
+    return settings, user_id, jwt_token
+
+
+async def test_the_principal_cache_forgets_a_subject_at_once(backend: Backend) -> None:
+    """With the cache on (production: 5 s), a deactivation drops the subject's cached tokens in this
+    process; without `forget_principal` the token would keep working until its entry expires."""
+    settings, user_id, jwt_token = await cached_token(backend)
     async with backend.db.session() as session:
         found = await auth_service.repository.user_for_update(session, user_id)
         assert found is not None
@@ -154,23 +153,8 @@ async def test_a_revocation_in_another_process_empties_this_ones_cache(
     subject's cached tokens at once instead of after `principal_cache_seconds`."""
     if backend.kind != "postgres":
         pytest.skip("a SQLite database is served by one process: there is no other to tell")
-    settings = Settings(database_url=backend.url, principal_cache_seconds=300)
-    async with backend.db.session() as session:
-        created = await auth_service.create_user(
-            session,
-            None,
-            username=f"elsewhere.{tag()}",
-            password=PASSWORD,
-            role=Role.TAX_OFFICER,
-            country="BY",
-        )
-        await session.commit()
-        subject = f"user:{created.id}"
-    jwt_token = auth_service.issue_token(
-        subject, settings.jwt_secret.get_secret_value(), settings.jwt_issuer, 60, {"role": "tax_officer"}
-    )
-    async with backend.db.session() as session:
-        assert await auth_service.principal_from_token(session, settings, jwt_token) is not None
+    settings, user_id, jwt_token = await cached_token(backend)
+    subject = f"user:{user_id}"
     cached = [k for k, (_, p) in auth_service._principals.items() if p.subject == subject]
     assert cached  # this process (the test server's, `base_url`) has the token cached
 
@@ -189,7 +173,7 @@ async def test_a_revocation_in_another_process_empties_this_ones_cache(
     other = Database(backend.url, pool_size=1)  # another process deactivates the account
     try:
         async with other.session() as session:
-            found = await auth_service.repository.user_for_update(session, created.id)
+            found = await auth_service.repository.user_for_update(session, user_id)
             assert found is not None
             found.active = False
             await session.commit()

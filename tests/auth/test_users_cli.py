@@ -3,23 +3,10 @@ including when no administrator can log in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
 from tests.support.builders import tag
 from typer.testing import CliRunner
 
 from tamga.cli import app
-from tamga.config import get_settings
-
-
-@pytest.fixture
-def cli(backend: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("TAMGA_DATABASE_URL", backend.url)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_an_account_is_deactivated_and_reactivated_from_the_shell(cli: CliRunner) -> None:

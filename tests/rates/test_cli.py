@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-import pytest
 from tests.rates.fixtures import cbr_xml, nbrb_json
 from typer.testing import CliRunner
 
 from tamga.cli import app
-from tamga.config import get_settings
-
-
-@pytest.fixture
-def cli(backend: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("TAMGA_DATABASE_URL", backend.url)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_import_detects_the_format_and_refuses_a_clash(cli: CliRunner, tmp_path: Path) -> None:
