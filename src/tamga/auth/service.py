@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +29,7 @@ from tamga.auth.security import (
 from tamga.config import Settings
 from tamga.kit import notify
 from tamga.kit.clock import utcnow
+from tamga.kit.db import engine_of
 from tamga.kit.errors import Conflict, FieldError, NotFound, TooManyAttempts, ValidationFailed
 from tamga.models import ApiKey, User
 from tamga.reference.catalog import load_catalog
@@ -147,12 +147,10 @@ async def revoked(session: AsyncSession, subject: str) -> None:
     PostgreSQL in every other process too (NOTIFY; one that does not hear it forgets within
     `principal_cache_seconds`)."""
     forget_principal(subject)
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
+    engine = engine_of(session)
+    if engine.dialect.name == "postgresql":
         try:
-            await notify.notify(
-                bind if isinstance(bind, Engine) else bind.engine, REVOCATION_CHANNEL, [subject]
-            )
+            await notify.notify(engine, REVOCATION_CHANNEL, [subject])
         except Exception:
             log.exception("could not tell the other processes that %s was revoked", subject)
 

@@ -232,6 +232,12 @@ async def autocommit(engine: AsyncEngine | Engine) -> AsyncIterator[Any | None]:
         yield conn
 
 
+def engine_of(session: AsyncSession) -> Engine:
+    """Give the (sync) engine a session is bound to, whether its bind is an engine or a connection."""
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
 @asynccontextmanager
 async def autonomous(session: AsyncSession) -> AsyncIterator[Any | None]:
     """Give a connection outside the session's transaction, in autocommit, or None on SQLite.
@@ -241,8 +247,7 @@ async def autonomous(session: AsyncSession) -> AsyncIterator[Any | None]:
     at a time, so a second connection would wait for the caller's transaction) the caller gets None
     and does the work in its own transaction.
     """
-    bind = session.get_bind()
-    async with autocommit(bind if isinstance(bind, Engine) else bind.engine) as conn:
+    async with autocommit(engine_of(session)) as conn:
         yield conn
 
 

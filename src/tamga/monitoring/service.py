@@ -8,9 +8,10 @@ monitored movement's state by replaying its stored fixes of the last two hours t
 persisting what they decide (that was done before the restart); the rules whose alarms are still open in
 the database are added, so a restart neither opens an alarm twice nor loses a deviation or a stop in
 progress. A batch's outcome is stored with how far the consumer got (`MonitoringProgress`: the newest
-receipt time it took; at most once a second when the batch stored nothing); a consumer that starts after a crash runs the stored fixes received after that
-(less `SETTLE_MARGIN`) through the engine and stores what they decide, leaving out what was stored
-before the crash, so fixes confirmed to their devices but lost with the in-process bus are monitored.
+receipt time it took; at most once a second when the batch stored nothing); a consumer that starts after
+a crash runs the stored fixes received after that (less `SETTLE_MARGIN`) through the engine and stores
+what they decide, leaving out what was stored before the crash, so fixes confirmed to their devices but
+lost with the in-process bus are monitored.
 A plan's thresholds are its goods category's (`domain.goods_category` of the items' codes, or the
 operator's category), then the operator's overrides (`PUT /movements/{ref}/monitoring`).
 """
@@ -24,7 +25,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, MutableMapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain, repeat
 from operator import attrgetter
@@ -52,6 +53,7 @@ from tamga.monitoring.domain import (
     THRESHOLD_NAMES,
     AlarmEvent,
     AuthorisedPlace,
+    BatchResult,
     EventKind,
     MonitoringSettings,
     MovementPlan,
@@ -216,40 +218,16 @@ class AlarmHub:
 def encode_change(change: AlarmChange, origin: str) -> str:
     """Give a change as the text another process's hub takes (`decode_change`), naming the process it
     comes from (`origin`)."""
-    scope = change.scope
-    return json.dumps(
-        {
-            "origin": origin,
-            "action": change.action,
-            "alarm": change.alarm.model_dump(mode="json"),
-            "scope": {
-                "holder_id": scope.holder_id,
-                "carrier_id": scope.carrier_id,
-                "departure_office": scope.departure_office,
-                "destination_office": scope.destination_office,
-                "countries": sorted(scope.countries),
-            },
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    scope = {**asdict(change.scope), "countries": sorted(change.scope.countries)}
+    body = {"origin": origin, "action": change.action, "alarm": change.alarm.model_dump(mode="json")}
+    return json.dumps({**body, "scope": scope}, ensure_ascii=False, separators=(",", ":"))
 
 
 def decode_change(text: str) -> AlarmChange:
     """Give the change `encode_change` wrote."""
     data = json.loads(text)
-    scope = data["scope"]
-    return AlarmChange(
-        data["action"],
-        schemas.Alarm.model_validate(data["alarm"]),
-        MovementScope(
-            holder_id=scope["holder_id"],
-            carrier_id=scope["carrier_id"],
-            departure_office=scope["departure_office"],
-            destination_office=scope["destination_office"],
-            countries=frozenset(scope["countries"]),
-        ),
-    )
+    scope = {**data["scope"], "countries": frozenset(data["scope"]["countries"])}
+    return AlarmChange(data["action"], schemas.Alarm.model_validate(data["alarm"]), MovementScope(**scope))
 
 
 async def alarm_change(session: AsyncSession, alarm_id: int, action: str) -> AlarmChange | None:
@@ -307,7 +285,6 @@ class Monitor:
     rebuild_max_fixes: int = REBUILD_MAX_FIXES
     # set once `rebuild` has run (or failed): from then on the bus is consumed
     ready: asyncio.Event = field(default_factory=asyncio.Event)
-    # the keys of the fixes `rebuild` replayed, so the bus does not hand them to the engine again
     # held while plans and states change: a batch's engine runs in a thread, the tick must wait for it
     _engine_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _progress_due: float = 0.0  # when a batch without outcome next records the progress (monotonic)
@@ -436,17 +413,21 @@ class Monitor:
             await self._catch_up(db, after, now)
         return len(rows)
 
+    async def _run_engine(self, columns: engine.FixColumns, count: int, now: datetime) -> BatchResult:
+        """Run the engine on a batch of `count` fixes; one of OFF_LOOP_MIN_FIXES or more off the event
+        loop, so the gateways sharing it keep answering devices (the engine's numpy and compiled kernels
+        release the GIL for much of the batch)."""
+        if count >= OFF_LOOP_MIN_FIXES:
+            return await asyncio.to_thread(engine.process_batch, self.plans, self.states, columns, now)
+        return engine.process_batch(self.plans, self.states, columns, now)
+
     async def _catch_up(self, db: Database, rows: Sequence[TelemetryFix], now: datetime) -> None:
         """Run stored fixes the previous consumer may not have taken through the engine, in the order they
         were received, and store what they decide less what it finds stored already."""
         rows = sorted(rows, key=attrgetter("received_at", "movement_id", "time", "record_id"))
         columns = _row_columns(rows)
         async with db.session() as session:
-            if len(rows) >= OFF_LOOP_MIN_FIXES:  # as a batch from the bus: the gateways keep being served
-                result = await asyncio.to_thread(engine.process_batch, self.plans, self.states, columns, now)
-            else:
-                result = engine.process_batch(self.plans, self.states, columns, now)
-            events = result.events
+            events = (await self._run_engine(columns, len(rows), now)).events
             recorded = None
             if events:
                 since = min(e.at for e in events)
@@ -477,15 +458,7 @@ class Monitor:
                 active = await self._refresh_ids(session, ids)
                 fixes = StoredFixes(f for f in parts if f.movement_id in active)
                 if fixes:
-                    columns = _columns(fixes)
-                    if len(fixes) >= OFF_LOOP_MIN_FIXES:
-                        # Off the event loop, so the gateways sharing it keep answering devices; the engine's
-                        # numpy and compiled kernels release the GIL for much of the batch.
-                        result = await asyncio.to_thread(
-                            engine.process_batch, self.plans, self.states, columns, now
-                        )
-                    else:
-                        result = engine.process_batch(self.plans, self.states, columns, now)
+                    result = await self._run_engine(_columns(fixes), len(fixes), now)
                     if result.rejected:
                         log.debug(
                             "monitoring refused %d fixes: %s", len(result.rejected), result.rejected[:5]
@@ -495,13 +468,12 @@ class Monitor:
                 # How far this consumer got, with the outcome: when the batch stored something (its commit
                 # flushes the log anyway), else at most every PROGRESS_EVERY_S (a commit that writes waits
                 # for the disk; a progress behind only means more taken again after a crash).
-                progress_due = time.monotonic() >= self._progress_due
-                if parts and (events or progress_due):
+                record = bool(parts) and (bool(events) or time.monotonic() >= self._progress_due)
+                if record:
                     newest = max(f.received_at for f in parts)
                     await repository.advance(session, CONSUMER, newest, utcnow())
-                    progress_due = True
                 await commit(session)
-                if progress_due:
+                if record:
                     self._progress_due = time.monotonic() + PROGRESS_EVERY_S
         except Exception:
             self.failed_batches += 1

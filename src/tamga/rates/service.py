@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamga.audit.service import record
 from tamga.kit.clock import utcnow
+from tamga.kit.db import engine_of
 from tamga.kit.errors import Conflict, FieldError, ValidationFailed
 from tamga.models.rates import ExchangeRateRow
 from tamga.rates import repository
@@ -119,9 +120,7 @@ async def in_force(session: AsyncSession, *, authority: Authority, day: date) ->
     """Give every rate of the authority in force on the day, as `day_table` does, kept for at most
     IN_FORCE_CACHE_S seconds (see above): for estimates made on every request, not for assessments."""
     chosen = _authority(authority)
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
-    tables = _in_force.setdefault(engine, {})
+    tables = _in_force.setdefault(engine_of(session), {})
     now = time.monotonic()
     kept = tables.get((chosen, day))
     if kept is not None and kept[0] > now:
