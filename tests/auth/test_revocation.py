@@ -70,9 +70,12 @@ async def test_only_an_administrator_deactivates_and_not_themself(http: httpx.As
     refused = await http.post(f"/api/v1/users/{own_id}/deactivate", headers=await admin(http))
     assert refused.status_code == 409, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
-    for bad in ("0", "-1", str(2**63), "abc"):
-        r = await http.post(f"/api/v1/users/{bad}/deactivate", headers=await admin(http))
-        assert r.status_code == 422, (bad, r.text)
+    for action in ("deactivate", "reactivate"):
+        for bad in ("0", "-1", str(2**63), "abc"):
+            r = await http.post(f"/api/v1/users/{bad}/{action}", headers=await admin(http))
+            assert r.status_code == 422, (action, bad, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert r.json()["errors"][0]["field"] == "path.user_id", r.text
     assert (
         await http.post("/api/v1/users/999999999/deactivate", headers=await admin(http))
     ).status_code == 404
