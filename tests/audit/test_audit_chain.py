@@ -8,7 +8,6 @@ import dataclasses
 import os
 import re
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,14 +15,13 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import delete, select, text, update
-from tests.conftest import Backend, _create_postgres_database, _drop_postgres_database
+from tests.conftest import Backend
 from tests.support.builders import admin, ok, operator, tag
 
 from tamga.audit import repository as audit_repo
 from tamga.audit import service as audit
 from tamga.audit.domain import GENESIS_HASH, Entry, Finding, chain_of, record_hash, verify_chain
 from tamga.kit.db import Database, commit
-from tamga.kit.migrate import upgrade_async
 from tamga.models import AuditHead, AuditRecord
 
 Row = tuple[Entry, str, str]
@@ -260,24 +258,6 @@ async def test_tampering_with_a_stored_payload_is_found(http: httpx.AsyncClient,
             await session.execute(update(AuditRecord).where(AuditRecord.id == row_id).values(after=after))
             await session.commit()
     assert (await verify(backend.db)).ok
-
-
-@pytest.fixture
-async def fresh_db(backend: Backend, tmp_path: Path) -> AsyncIterator[tuple[str, Database]]:
-    """An empty migrated database of the backend's kind, for tampering that is not easily undone."""
-    pg_name = None
-    if backend.kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}"
-    else:
-        url, pg_name = await _create_postgres_database()
-    await upgrade_async(url)
-    db = Database(url, pool_size=2)
-    try:
-        yield url, db
-    finally:
-        await db.dispose()
-        if pg_name:
-            await _drop_postgres_database(pg_name)
 
 
 async def append(db: Database, n: int) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, update
 from tests.conftest import Backend
 from tests.support.builders import (
     BREST,
@@ -18,11 +18,13 @@ from tests.support.builders import (
     world,
 )
 
-from tamga.models import Movement
+from tamga.audit import repository as audit_repo
+from tamga.audit.domain import GENESIS_HASH, Entry, chain_of, record_hash
+from tamga.models import AuditRecord, Movement
 from tamga.transit.mrn import is_valid_mrn
 
 
-async def test_brest_smolensk_moscow_through_every_state(http: httpx.AsyncClient) -> None:
+async def test_brest_smolensk_moscow_through_every_state(http: httpx.AsyncClient, backend: Backend) -> None:
     w = await world(http)
     m = ok(await http.post("/api/v1/movements", json=declaration(w), headers=w.declarant), 201)
     assert m["status"] == "lodged" and m["mrn"] is None
@@ -83,6 +85,40 @@ async def test_brest_smolensk_moscow_through_every_state(http: httpx.AsyncClient
     pdf = await http.get(f"/api/v1/movements/{mrn}/document", headers=w.declarant)
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
+    await assert_audited(backend, ref, mrn, g["grn"])
+
+
+async def assert_audited(backend: Backend, movement_id: str, mrn: str, grn: str) -> None:
+    """Every step is on the movement's audit chain, in order, with what it changed, each record linked to
+    the one before it and hashed as `tamga audit verify` recomputes it (the first three steps' records
+    are appended by the database on PostgreSQL, riding on the steps' own statements)."""
+    async with backend.db.session() as session:
+        records = await audit_repo.for_entity(session, "movement", movement_id)
+        chain = (
+            await session.execute(select(AuditRecord).where(AuditRecord.chain == records[0].chain))
+        ).scalars()
+        by_seq = {r.seq: r for r in chain}
+    assert [r.action.removeprefix("movement.") for r in records] == [
+        "lodge",
+        "accept",
+        "release",
+        "notify_crossing",
+        "notify_crossing",
+        "arrive",
+        "record_unloading",
+        "discharge",
+    ]
+    lodge, accept, release = records[:3]
+    assert lodge.before is None and lodge.after is not None and lodge.after["status"] == "lodged"
+    assert accept.before == {"status": "lodged"} and accept.after is not None
+    assert accept.after["status"] == "accepted" and accept.after["mrn"] == mrn
+    assert release.after is not None and release.after["status"] == "released"
+    assert release.after["mrn"] == mrn and release.after["guarantee"] == grn
+    for r in records:
+        assert r.chain == chain_of("movement", movement_id)
+        entry = Entry(r.seq, r.at, r.actor, r.action, r.entity_type, r.entity_id, r.before, r.after, r.chain)
+        assert r.hash == record_hash(entry, r.prev_hash)
+        assert r.prev_hash == (by_seq[r.seq - 1].hash if r.seq > 1 else GENESIS_HASH)
 
 
 async def test_illegal_transition_is_409_naming_allowed_states(http: httpx.AsyncClient) -> None:

@@ -51,12 +51,16 @@ class Entry:
     chain: int = 0
 
 
-def record_hash(entry: Entry, prev_hash: str) -> str:
-    """Give the SHA-256 over the previous hash and the entry's canonical JSON."""
+def hash_prefix(entry: Entry) -> bytes:
+    """Give the start of the canonical JSON a record's hash covers: every field but the two that link it.
+
+    The JSON has sorted keys and the links (`prev`, `seq`) sort last, so a record's hashed bytes are this
+    prefix and then `link(prev_hash, seq)`: a writer can send the prefix and let the database finish the
+    hash once it holds the chain's head (`audit.repository`).
+    """
     payload = json.dumps(
         {
             "chain": entry.chain,
-            "seq": entry.seq,
             "at": entry.at.isoformat(timespec="microseconds"),
             "actor": entry.actor,
             "action": entry.action,
@@ -64,14 +68,23 @@ def record_hash(entry: Entry, prev_hash: str) -> str:
             "entity_id": entry.entity_id,
             "before": entry.before,
             "after": entry.after,
-            "prev": prev_hash,
         },
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
         default=_default,
     )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return payload[:-1].encode()  # without the closing brace: the links follow
+
+
+def link(prev_hash: str, seq: int) -> bytes:
+    """Give the end of a record's hashed JSON: its link to the previous record, its place in the chain."""
+    return f',"prev":"{prev_hash}","seq":{seq}}}'.encode()
+
+
+def record_hash(entry: Entry, prev_hash: str) -> str:
+    """Give the SHA-256 over the entry's canonical JSON with its link to the previous hash."""
+    return hashlib.sha256(hash_prefix(entry) + link(prev_hash, entry.seq)).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

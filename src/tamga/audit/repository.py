@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tamga.audit.domain import Entry
 from tamga.kit.db import driver
-from tamga.kit.pg import pg_table
+from tamga.kit.pg import Rider, pg_table
 from tamga.models import AuditHead, AuditRecord
 
 _RECORDS = cast(Table, AuditRecord.__table__)
@@ -27,6 +29,55 @@ _PG_APPEND = (
     f"FROM unnest(${len(_RECORD_COLUMNS) + 1}::int4[], ${len(_RECORD_COLUMNS) + 2}::int8[], "
     f"${len(_RECORD_COLUMNS) + 3}::varchar[]) AS moves (id, seq, hash) WHERE audit_head.id = moves.id"
 )
+
+# The append riding on a writer's own statement (`Rider`): the heads of the entries' chains locked in chain
+# order, the records inserted one per chain with their hashes finished by the database (SHA-256 over the
+# prefix the writer sent and the link to the head it holds: `domain.hash_prefix`, `domain.link`), the heads
+# moved. A chain without its head gives a record without a sequence number, which the table refuses.
+_RIDER_COLUMNS = ("chain", "at", "actor", "action", "entity_type", "entity_id", "before", "after")
+
+
+@cache
+def _pg_rider_ctes(first: int) -> str:
+    casts = pg_table(_RECORDS).casts
+    arrays = [f"${first + n}::{casts[c]}[]" for n, c in enumerate(_RIDER_COLUMNS)]
+    arrays.append(f"${first + len(_RIDER_COLUMNS)}::BYTEA[]")
+    names = ", ".join([*_RIDER_COLUMNS, "prefix"])
+    entries = ", ".join(f"e.{c}" for c in _RIDER_COLUMNS)
+    digest = (
+        'encode(sha256(e.prefix || convert_to(\',"prev":"\' || h.hash || \'","seq":\' '
+        "|| (h.seq + 1)::TEXT || '}', 'UTF8')), 'hex')"
+    )
+    return (
+        f"audit_heads AS (SELECT id, seq, hash FROM audit_head WHERE id = ANY(${first}::INTEGER[]) "
+        "ORDER BY id FOR UPDATE), "
+        f"audit_new AS (INSERT INTO audit_records ({', '.join(_RIDER_COLUMNS)}, seq, prev_hash, hash) "
+        f"SELECT {entries}, h.seq + 1, h.hash, {digest} "
+        f"FROM unnest({', '.join(arrays)}) AS e ({names}) LEFT JOIN audit_heads h ON h.id = e.chain "
+        "RETURNING chain, seq, hash), "
+        "audit_moved AS (UPDATE audit_head SET seq = n.seq, hash = n.hash FROM audit_new n "
+        "WHERE audit_head.id = n.chain)"
+    )
+
+
+def rider(entries: list[tuple[Entry, bytes]]) -> Rider:
+    """Give the append of `entries` (one per chain, each with its `hash_prefix`) as WITHs that ride on a
+    writer's statement on PostgreSQL, in that writer's transaction (`kit.pg.Rider`)."""
+    rows = [
+        (
+            e.chain,
+            e.at,
+            e.actor,
+            e.action,
+            e.entity_type,
+            e.entity_id,
+            json.dumps(e.before),
+            json.dumps(e.after),
+            p,
+        )
+        for e, p in entries
+    ]  # json.dumps: None as the JSON null, as `append` writes it
+    return Rider(_pg_rider_ctes, [list(column) for column in zip(*rows, strict=True)])
 
 
 async def lock_heads(session: AsyncSession, chains: list[int]) -> dict[int, tuple[int, str]]:

@@ -9,9 +9,19 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tamga.audit import repository
-from tamga.audit.domain import AUDIT_CHAINS, Entry, Finding, canonical, chain_of, record_hash, verify_chain
+from tamga.audit.domain import (
+    AUDIT_CHAINS,
+    Entry,
+    Finding,
+    canonical,
+    chain_of,
+    hash_prefix,
+    record_hash,
+    verify_chain,
+)
 from tamga.kit.clock import utcnow
 from tamga.kit.db import on_commit
+from tamga.kit.pg import Rider
 
 
 @dataclass(slots=True)
@@ -60,6 +70,39 @@ async def append_now(session: AsyncSession) -> None:
     which keeps the lock order heads -> guarantee everywhere. Entries queued later are appended at commit.
     """
     await _append_pending(session)
+
+
+def rider(session: AsyncSession) -> Rider | None:
+    """Give the entries queued so far as an append that rides on the caller's next statement, or None.
+
+    On PostgreSQL, when each queued entry is of a different chain (a use case records one change per
+    entity, as the transit steps do): the entries are taken from the queue, and the writer that gets the
+    rider puts it in its statement (`kit.pg.Rider`), so the heads' locked read and the append cost no
+    round trip of their own; the database finishes each hash from the prefix given here. Otherwise (SQLite,
+    several entries on one chain, nothing queued) None: the entries stay queued for the commit.
+    """
+    pending: list[_Pending] = session.info.get("audit_pending", [])
+    if not pending or session.get_bind().dialect.name != "postgresql":
+        return None
+    now = utcnow()
+    entries = [
+        Entry(
+            0,
+            now,
+            p.actor,
+            p.action,
+            p.entity_type,
+            p.entity_id,
+            p.before,
+            p.after,
+            chain_of(p.entity_type, p.entity_id),
+        )
+        for p in pending
+    ]
+    if len({e.chain for e in entries}) < len(entries):
+        return None
+    del session.info["audit_pending"]
+    return repository.rider([(e, hash_prefix(e)) for e in entries])
 
 
 async def _append_pending(session: AsyncSession) -> None:

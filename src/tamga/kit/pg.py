@@ -8,7 +8,8 @@ becomes a mapped object without a session (`instance`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
@@ -102,3 +103,16 @@ def committed(obj: Any, values: Iterable[tuple[str, Any]]) -> None:
     """Tell a mapped object values that were written on the driver, as committed."""
     for key, value in values:
         set_committed_value(obj, key, value)
+
+
+@dataclass(frozen=True, slots=True)
+class Rider:
+    """Writes that ride on another statement as data-modifying WITHs (one round trip fewer each).
+
+    `ctes(first)` gives the WITH entries (`name AS (...), ...`) with their parameters numbered from
+    `$first`; `params` are those parameters, in order. A writer that takes a rider puts the entries in its
+    statement's WITH and appends the parameters to its own.
+    """
+
+    ctes: Callable[[int], str]
+    params: list[Any]

@@ -152,7 +152,7 @@ async def lodge(
 
     catalog = load_catalog()
     errors = declaration_errors(catalog, decl)
-    operators, guarantee, seal_carriers = await repository.lodging_parties(
+    operators, guarantee, seal_carriers, next_id = await repository.lodging_parties(
         session, [holder_id, decl.carrier_id], holder_id, decl.guarantee.grn, decl.seals
     )
     if holder_id not in operators:
@@ -201,6 +201,7 @@ async def lodge(
     length = route_length_km([(p["lat"], p["lon"]) for p in itinerary])
 
     movement = Movement(
+        id=next_id,  # drawn with the parties on PostgreSQL (None: the INSERT gives it)
         lrn=decl.lrn,
         status=Status.LODGED.value,
         holder_id=holder_id,
@@ -235,6 +236,9 @@ async def lodge(
         office = catalog.office(code)
         assert office is not None
         offices.append({"office_code": code, "role": role, "country": office.country})
+    lodged = {"lrn": decl.lrn, "status": movement.status, "items": len(decl.items), "stake": str(stake)}
+    if movement.id is not None:  # the record rides on the INSERT (PostgreSQL)
+        audit.record(session, **_lodge_record(principal, movement.id, lodged))
     try:
         await repository.insert_movement(
             session,
@@ -242,6 +246,7 @@ async def lodge(
             items=[{"number": n, **item.model_dump()} for n, item in enumerate(decl.items, start=1)],
             events=[_event_row(now, "lodged", decl.departure_office, principal.subject, {})],
             offices=offices,
+            rider=audit.rider(session),
         )
     except IntegrityError as exc:  # the LRN was lodged before (or concurrently, and committed first)
         if "lrn" not in str(exc.orig).lower():  # PostgreSQL names the constraint, SQLite the columns
@@ -249,16 +254,20 @@ async def lodge(
         raise Conflict(
             f"a movement with LRN {decl.lrn} was already lodged", errors=[FieldError("body.lrn", "taken")]
         ) from exc
-    audit.record(
-        session,
-        actor=principal.subject,
-        action="movement.lodge",
-        entity_type="movement",
-        entity_id=movement.id,
-        before=None,
-        after={"lrn": decl.lrn, "status": movement.status, "items": len(decl.items), "stake": str(stake)},
-    )
+    if next_id is None:  # SQLite: the id is known now; the record is appended at commit
+        audit.record(session, **_lodge_record(principal, movement.id, lodged))
     return movement
+
+
+def _lodge_record(principal: Principal, movement_id: int, after: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "actor": principal.subject,
+        "action": "movement.lodge",
+        "entity_type": "movement",
+        "entity_id": movement_id,
+        "before": None,
+        "after": after,
+    }
 
 
 def _office_roles(decl: schemas.TransitDeclarationCreate) -> list[tuple[str, str]]:
@@ -450,6 +459,8 @@ def _audit(
     before: str,
     extra: dict[str, Any] | None = None,
 ) -> None:
+    """Record a step of a movement: its status before, and after its status, MRN and `extra` (which
+    gives the new status and MRN when the record is made before the step is written)."""
     audit.record(
         session,
         actor=principal.subject,
@@ -475,6 +486,8 @@ async def accept(session: AsyncSession, principal: Principal, ref: str) -> Movem
     day_serial, year_serial = serials[day_key], serials[year_key]
     registration = f"{office.code}/{now:%d%m%y}/{day_serial:07d}"
     mrn = build_mrn(now.year, office.country, office.code, year_serial)
+    after = {"status": target.value, "mrn": mrn, "registration_number": registration}
+    _audit(session, principal, movement, "accept", before, after)
     await repository.write_movement(
         session,
         movement,
@@ -488,9 +501,7 @@ async def accept(session: AsyncSession, principal: Principal, ref: str) -> Movem
                 {"mrn": mrn, "registration_number": registration},
             )
         ],
-    )
-    _audit(
-        session, principal, movement, "accept", before, {"registration_number": movement.registration_number}
+        rider=audit.rider(session),  # the audit record in the same statement (PostgreSQL)
     )
     return movement
 
@@ -564,6 +575,8 @@ async def release(
         "reserved": str(movement.reserved_amount),
         "seals": declared,
     }
+    recorded = {"time_limit": time_limit, "reserved": movement.reserved_amount, "guarantee": grn}
+    _audit(session, principal, movement, "release", before, {"status": target.value, **recorded})
     await repository.write_movement(
         session,
         movement,
@@ -575,19 +588,13 @@ async def release(
         },
         events=[_event_row(now, "released", movement.departure_office, principal.subject, details)],
         arm_seals=seals,
-    )
-    _audit(
-        session,
-        principal,
-        movement,
-        "release",
-        before,
-        {"time_limit": time_limit, "reserved": movement.reserved_amount, "guarantee": grn},
+        rider=audit.rider(session),  # the audit record in the same statement (PostgreSQL)
     )
     if kind != "waiver":
         # Every movement on a guarantee queues on its row: everything else is written first (the
-        # movement, its seals and event above; the audit records now, taking their chain heads), so
-        # the reserve is the last statement and holds the row for one round trip and the commit.
+        # movement, its seals, event and audit record above, taking its chain head; on SQLite the
+        # record now), so the reserve is the last statement and holds the row for one round trip and
+        # the commit.
         await audit.append_now(session)
         single = kind in ("individual", "cash")
         if not await repository.reserve(
