@@ -93,7 +93,7 @@ async def ride(db: Database, entities: list[str], i: int = 0) -> None:
         rider = audit.rider(session)
         raw = await driver(session)
         assert rider is not None and raw is not None
-        await raw.execute(f"WITH {rider.ctes(1)} SELECT 1", *rider.params)
+        await raw.execute(f"WITH {rider.ctes(1, None)} SELECT 1", *rider.params)
         await commit(session)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import Backend
 from tests.support.builders import (
     BREST,
@@ -23,7 +24,10 @@ from tests.support.builders import (
     world,
 )
 
+from tamga.audit import repository as audit_repo
+from tamga.audit.domain import Entry, record_hash
 from tamga.models import Movement
+from tamga.transit import repository
 from tamga.transit.mrn import is_valid_mrn
 
 PROBLEM = "application/problem+json"
@@ -178,6 +182,48 @@ async def test_concurrent_accepts(http: httpx.AsyncClient, base_url: str, backen
             await session.execute(select(func.count(Movement.mrn), func.count(func.distinct(Movement.mrn))))
         ).one()
     assert total == distinct > 0
+
+
+async def test_an_acceptance_that_loses_the_race_writes_nothing(
+    http: httpx.AsyncClient, backend: Backend, w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL an acceptance locks nothing and begins no transaction: another acceptance can win
+    between its read and its write. Made to happen here (the other runs while the first draws its
+    serials): the loser is refused as the movement now stands, and writes no event, MRN or audit record.
+    The lodging before it is one statement without a transaction too, with its audit record."""
+    if backend.kind == "sqlite":
+        pytest.skip("SQLite's acceptance holds the one writer's lock from its read: no other can win")
+    body = declaration(w, seals=[await seal(http, w.carrier)])
+    # as in production, tokens resolve from the cache, so no query (and no transaction) comes before the
+    # lodging's and the acceptance's own: each writes in one statement, alone (the tests' default is no
+    # cache, which makes every request read its user first)
+    monkeypatch.setattr(backend.settings, "principal_cache_seconds", 60.0)
+    for headers in (w.declarant, w.officer(BREST)):
+        ok(await http.get("/api/v1/movements?limit=1", headers=headers))
+    ref = str(ok(await http.post("/api/v1/movements", json=body, headers=w.declarant), 201)["id"])
+    draw = repository.allocate_counters
+    won: list[dict[str, Any]] = []
+
+    async def overtaken(session: AsyncSession, *names: str) -> dict[str, int]:
+        monkeypatch.setattr(repository, "allocate_counters", draw)  # the winner draws as usual
+        won.append(ok(await http.post(f"/api/v1/movements/{ref}/accept", headers=w.officer(BREST))))
+        return await draw(session, *names)
+
+    monkeypatch.setattr(repository, "allocate_counters", overtaken)
+    lost = await http.post(f"/api/v1/movements/{ref}/accept", headers=w.officer(BREST))
+    assert lost.status_code == 409 and lost.headers["content-type"].startswith(PROBLEM), lost.text
+    problem = lost.json()
+    assert problem["type"].endswith("/illegal-transition") and problem["current_status"] == "accepted"
+    movement = ok(await http.get(f"/api/v1/movements/{ref}", headers=w.declarant))
+    assert movement["mrn"] == won[0]["mrn"]
+    assert [e["kind"] for e in movement["events"]] == ["lodged", "accepted"]
+    async with backend.db.session() as session:
+        records = await audit_repo.for_entity(session, "movement", ref)
+    assert [r.action for r in records] == ["movement.lodge", "movement.accept"]
+    assert records[1].after is not None and records[1].after["mrn"] == won[0]["mrn"]
+    for r in records:
+        entry = Entry(r.seq, r.at, r.actor, r.action, r.entity_type, r.entity_id, r.before, r.after, r.chain)
+        assert r.hash == record_hash(entry, r.prev_hash)
 
 
 # --- lodging twice at once ------------------------------------------------------------------------

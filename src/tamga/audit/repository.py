@@ -38,7 +38,7 @@ _RIDER_COLUMNS = ("chain", "at", "actor", "action", "entity_type", "entity_id", 
 
 
 @cache
-def _pg_rider_ctes(first: int) -> str:
+def _pg_rider_ctes(first: int, gate: str | None) -> str:
     casts = pg_table(_RECORDS).casts
     arrays = [f"${first + n}::{casts[c]}[]" for n, c in enumerate(_RIDER_COLUMNS)]
     arrays.append(f"${first + len(_RIDER_COLUMNS)}::BYTEA[]")
@@ -48,13 +48,14 @@ def _pg_rider_ctes(first: int) -> str:
         'encode(sha256(e.prefix || convert_to(\',"prev":"\' || h.hash || \'","seq":\' '
         "|| (h.seq + 1)::TEXT || '}', 'UTF8')), 'hex')"
     )
+    gated = f" AND {gate}" if gate else ""
     return (
-        f"audit_heads AS (SELECT id, seq, hash FROM audit_head WHERE id = ANY(${first}::INTEGER[]) "
+        f"audit_heads AS (SELECT id, seq, hash FROM audit_head WHERE id = ANY(${first}::INTEGER[]){gated} "
         "ORDER BY id FOR UPDATE), "
         f"audit_new AS (INSERT INTO audit_records ({', '.join(_RIDER_COLUMNS)}, seq, prev_hash, hash) "
         f"SELECT {entries}, h.seq + 1, h.hash, {digest} "
         f"FROM unnest({', '.join(arrays)}) AS e ({names}) LEFT JOIN audit_heads h ON h.id = e.chain "
-        "RETURNING chain, seq, hash), "
+        f"{f'WHERE {gate} ' if gate else ''}RETURNING chain, seq, hash), "
         "audit_moved AS (UPDATE audit_head SET seq = n.seq, hash = n.hash FROM audit_new n "
         "WHERE audit_head.id = n.chain)"
     )

@@ -251,7 +251,7 @@ async def autonomous(session: AsyncSession) -> AsyncIterator[Any | None]:
         yield conn
 
 
-async def driver(session: AsyncSession) -> Any | None:
+async def driver(session: AsyncSession, *, begin: bool = True) -> Any | None:
     """Give the asyncpg connection under the session's transaction on PostgreSQL (None on SQLite).
 
     For the hottest statements: SQLAlchemy's execution (statement cache, parameter and result
@@ -260,6 +260,11 @@ async def driver(session: AsyncSession) -> Any | None:
     adapter begins lazily, at its first statement), so what runs on the driver commits or rolls back
     with the session. Parameters go as the driver takes them: JSON as text (`json_text`), aware
     datetimes, Decimals.
+
+    With `begin=False` no transaction is begun: a statement joins the session's transaction if one is
+    open, and otherwise commits on its own in one round trip (no BEGIN, no COMMIT; the session's commit
+    then has nothing to send). For a use case whose reads lock nothing and whose write is one statement,
+    whole or nothing (a lodging).
     """
     if session.get_bind().dialect.name != "postgresql":
         return None
@@ -272,10 +277,12 @@ async def driver(session: AsyncSession) -> Any | None:
     adapter, raw = fairy.dbapi_connection, fairy.driver_connection
     if raw is None or adapter is None:  # pragma: no cover - a pooled connection always has both
         return None
+    if not begin:
+        return raw  # not kept: a later call that begins must still begin
     if not raw.is_in_transaction():
-        begin = getattr(adapter, "_start_transaction", None)
-        if begin is not None:  # the adapter's own BEGIN: one round trip, tracked by the adapter
-            await begin()
+        start = getattr(adapter, "_start_transaction", None)
+        if start is not None:  # the adapter's own BEGIN: one round trip, tracked by the adapter
+            await start()
         else:  # pragma: no cover - another SQLAlchemy version: any statement begins it
             await connection.exec_driver_sql("SELECT 1")
     session.info["driver"] = (session.sync_session.get_transaction(), raw)

@@ -109,10 +109,11 @@ def committed(obj: Any, values: Iterable[tuple[str, Any]]) -> None:
 class Rider:
     """Writes that ride on another statement as data-modifying WITHs (one round trip fewer each).
 
-    `ctes(first)` gives the WITH entries (`name AS (...), ...`) with their parameters numbered from
-    `$first`; `params` are those parameters, in order. A writer that takes a rider puts the entries in its
-    statement's WITH and appends the parameters to its own.
+    `ctes(first, gate)` gives the WITH entries (`name AS (...), ...`) with their parameters numbered from
+    `$first`, writing only where the SQL condition `gate` holds (None: always); `params` are those
+    parameters, in order. A writer that takes a rider puts the entries in its statement's WITH and
+    appends the parameters to its own.
     """
 
-    ctes: Callable[[int], str]
+    ctes: Callable[[int, str | None], str]
     params: list[Any]

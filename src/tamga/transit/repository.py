@@ -63,7 +63,7 @@ _PG_EVENT_COLUMNS = _PG_NEW_PARTS[1][1]
 
 
 @cache
-def _pg_insert_movement(with_id: bool, rider: Callable[[int], str] | None) -> str:
+def _pg_insert_movement(with_id: bool, rider: Callable[[int, str | None], str] | None) -> str:
     """A new movement and its parts in one statement: the movement's INSERT (with its id when drawn
     before) and the parts' as WITHs, each part's columns bound as one array; then a rider's WITHs."""
     columns = ("id", *_MOVEMENT_COLUMNS) if with_id else _MOVEMENT_COLUMNS
@@ -74,28 +74,34 @@ def _pg_insert_movement(with_id: bool, rider: Callable[[int], str] | None) -> st
         ctes.append(f"new_{table.name} AS ({parts})")
         n += len(part_columns)
     if rider is not None:
-        ctes.append(rider(n + 1))
+        ctes.append(rider(n + 1, None))
     return f"WITH {', '.join(ctes)} SELECT id FROM m"
 
 
+_PG_STEP_GATE = "EXISTS (SELECT 1 FROM moved)"
 _PG_STEP_PARTS = (
-    f"new_events AS ({_PG_EVENTS.insert_arrays(_PG_EVENT_COLUMNS, 4, (('movement_id', '$1::BIGINT'),))}), "
-    "armed AS (UPDATE seals SET status = 'armed', movement_id = $1::BIGINT WHERE id = ANY($3::BIGINT[]))"
+    f"new_events AS ({_PG_EVENTS.insert_arrays(_PG_EVENT_COLUMNS, 4, (('movement_id', '$1::BIGINT'),))} "
+    f"WHERE {_PG_STEP_GATE}), "
+    "armed AS (UPDATE seals SET status = 'armed', movement_id = $1::BIGINT "
+    f"WHERE id = ANY($3::BIGINT[]) AND {_PG_STEP_GATE})"
 )
 
 
 @cache
-def _pg_step(columns: tuple[str, ...], rider: Callable[[int], str] | None) -> str:
-    """A step of a locked movement: UPDATE of `columns` and its version ($1 the id, $2 the version
-    read), its events ($4...) and the seals it arms ($3) riding as WITHs; the columns' values, then a
-    rider's WITHs and parameters, last."""
+def _pg_step(columns: tuple[str, ...], rider: Callable[[int, str | None], str] | None) -> str:
+    """A step of a movement: UPDATE of `columns` and its version ($1 the id, $2 the version read), its
+    events ($4...) and the seals it arms ($3) as WITHs; the columns' values, then a rider's WITHs and
+    parameters, last. The UPDATE (`moved`) is read first and gates the rest: the events, seals and the
+    rider's writes are made only if it matched, so a step that lost a race (the version moved on) writes
+    nothing, inside a transaction or not. Gives the number of movements written (0 or 1)."""
     first = 4 + len(_PG_EVENT_COLUMNS)
     sets = _PG_MOVEMENTS.assignments(columns, first)
-    ctes = _PG_STEP_PARTS + (f", {rider(first + len(columns))}" if rider is not None else "")
-    return (
-        f"WITH {ctes} UPDATE movements SET {sets}, version = $2::INTEGER + 1 "
-        "WHERE id = $1::BIGINT AND version = $2::INTEGER"
+    moved = (
+        f"moved AS (UPDATE movements SET {sets}, version = $2::INTEGER + 1 "
+        "WHERE id = $1::BIGINT AND version = $2::INTEGER RETURNING id)"
     )
+    ride = f", {rider(first + len(columns), _PG_STEP_GATE)}" if rider is not None else ""
+    return f"WITH {moved}, {_PG_STEP_PARTS}{ride} SELECT count(*) FROM moved"
 
 
 def _columns_as(table: Any, alias: str, prefix: str) -> str:
@@ -144,13 +150,14 @@ async def insert_movement(
     """Insert a new movement (the ORM's flush: an LRN taken before raises IntegrityError) and its
     items, events and offices (`insert_parts`); its `items` and `events` are then not loaded. On
     PostgreSQL the movement may come with its id (`LodgingParties.next_id`), and a rider's writes
-    (the audit append) go in the same statement.
+    (the audit append) go in the same statement, which begins no transaction of its own: whole or
+    nothing, it commits on its own unless the session has begun one (`driver(begin=False)`).
 
     Measured on PostgreSQL: folding the movement's INSERT into the parts' statement too (one round
     trip fewer) cost more CPU per lodging than this flush (about 4.2 against 3.5 ms); on the driver, one
     statement is cheapest, and the movement returned is not in the session (its columns are as stored).
     """
-    raw = await driver(session)
+    raw = await driver(session, begin=False)
     if raw is not None:
         with_id = movement.id is not None
         columns = ("id", *_MOVEMENT_COLUMNS) if with_id else _MOVEMENT_COLUMNS
@@ -195,24 +202,30 @@ async def write_movement(
     events: list[dict[str, Any]],
     arm_seals: list[Seal] | None = None,
     rider: Rider | None = None,
+    begin: bool = True,
 ) -> None:
-    """Write a step of a locked movement: its changed columns, its new events, the seals it arms.
+    """Write a step of a movement read for it: its changed columns, its new events, the seals it arms;
+    Conflict if the movement changed since it was read (the version check is the ORM's own,
+    `version_id_col`).
 
-    One statement on PostgreSQL, on the driver (the event INSERT, the seals' UPDATE and a rider's writes,
-    the audit append, ride as WITHs of the movement's UPDATE), one each on SQLite (no rider there). The ORM objects are then told the new values as committed, so the
-    session has nothing left to flush for them. The version check is the ORM's own (`version_id_col`).
+    One statement on PostgreSQL, on the driver: the movement's UPDATE, with the event INSERT, the seals'
+    UPDATE and a rider's writes (the audit append) as WITHs made only if it matched, so a step that lost
+    a race writes nothing. With `begin=False` it begins no transaction: it commits on its own unless the
+    session has begun one (`driver(begin=False)`), for a step read without a lock
+    (`movement_for_step(lock=False)`). On SQLite one statement each (no rider there), in the session's
+    transaction. The ORM objects are then told the new values as committed, so the session has nothing
+    left to flush for them.
     """
     version = movement.version
     seal_ids = [seal.id for seal in arm_seals or []]
-    raw = await driver(session)
+    raw = await driver(session, begin=begin)
     if raw is not None:
         keys = tuple(changes)
         params = [movement.id, version, seal_ids, *_PG_EVENTS.arrays(events, _PG_EVENT_COLUMNS)]
         params += _PG_MOVEMENTS.values(changes, keys)
         if rider is not None:
             params += rider.params
-        status = await raw.execute(_pg_step(keys, rider.ctes if rider is not None else None), *params)
-        written = status == "UPDATE 1"
+        written = await raw.fetchval(_pg_step(keys, rider.ctes if rider is not None else None), *params) == 1
     else:
         if rider is not None:
             raise ValueError("a rider goes on the PostgreSQL driver's statement only")
@@ -229,11 +242,15 @@ async def write_movement(
             .values(**changes, version=version + 1)
         )
         written = (await session.execute(stmt)).rowcount == 1  # type: ignore[attr-defined]
-    if not written:  # a rider's writes are in the failed statement's transaction: rolled back with it
-        raise Conflict(f"movement {movement.id} was changed meanwhile; try again")
+    if not written:  # on SQLite the caller's transaction rolls the other statements back
+        raise StaleMovement(f"movement {movement.id} was changed meanwhile; try again")
     committed(movement, [*changes.items(), ("version", version + 1)])
     for seal in arm_seals or []:
         committed(seal, [("status", "armed"), ("movement_id", movement.id)])
+
+
+class StaleMovement(Conflict):
+    """A step's movement changed after it was read (another step won the race): nothing was written."""
 
 
 async def next_counters(session: AsyncSession, *names: str) -> dict[str, int]:
@@ -281,8 +298,8 @@ async def lodging_parties(
     (None when it does not exist or is another's) and the registered seals among `seals`: on
     PostgreSQL one round trip, on the driver (the objects are not in the session), which also draws the
     id of the movement to be lodged (so its audit record can ride on its INSERT; a refused lodging
-    leaves a gap in the ids, as a failed INSERT would)."""
-    raw = await driver(session)
+    leaves a gap in the ids, as a failed INSERT would). It locks nothing, so it begins no transaction."""
+    raw = await driver(session, begin=False)
     if raw is not None:
         found: dict[int, Operator] = {}
         held: Guarantee | None = None
@@ -374,16 +391,19 @@ def _pg_where_ref(key: tuple[str, int | str]) -> str:
     return "m.id = $1::BIGINT" if key[0] == "id" else "m.mrn = $1::VARCHAR"
 
 
-async def movement_for_step(session: AsyncSession, ref: str) -> Movement | None:
-    """Give a movement by MRN or id, its row locked until commit, for a step written with
-    `write_movement` (on PostgreSQL it is read on the driver and not in the session)."""
-    raw = await driver(session)
+async def movement_for_step(session: AsyncSession, ref: str, *, lock: bool = True) -> Movement | None:
+    """Give a movement by MRN or id for a step written with `write_movement` (on PostgreSQL it is read
+    on the driver and not in the session): its row locked until commit, or with `lock=False` read in no
+    transaction, for a step written with `write_movement(begin=False)`, whose version check then stands
+    in for the lock (on SQLite, which has one writer, the session's transaction as ever)."""
+    raw = await driver(session, begin=lock)
     if raw is None:
         return await movement_by_ref(session, ref, lock=True)
     key = _ref_key(ref)
     if key is None:
         return None
-    row = await raw.fetchrow(f"SELECT * FROM movements m WHERE {_pg_where_ref(key)} FOR UPDATE", key[1])
+    lock_clause = " FOR UPDATE" if lock else ""
+    row = await raw.fetchrow(f"SELECT * FROM movements m WHERE {_pg_where_ref(key)}{lock_clause}", key[1])
     return None if row is None else instance(Movement, row)
 
 

@@ -473,8 +473,14 @@ def _audit(
 
 
 async def accept(session: AsyncSession, principal: Principal, ref: str) -> Movement:
-    """Accept a lodged declaration: give it its registration number and MRN."""
-    movement = await repository.movement_for_step(session, ref)  # _transition, read for write_movement
+    """Accept a lodged declaration: give it its registration number and MRN.
+
+    On PostgreSQL it takes no lock and begins no transaction: the movement is read, the serials are
+    drawn (committed at once, `allocate_counters`), and the one write, with its event and audit record,
+    is made only if the movement is still as read. An acceptance that lost a race is refused as the
+    movement now stands (already accepted: 409 naming the states that allow it).
+    """
+    movement = await repository.movement_for_step(session, ref, lock=False)  # read for write_movement
     if movement is None or not can_see(principal, scope := scope_of(movement)):
         raise NotFound(f"no movement {ref}")
     target = _authorised(principal, movement, scope, Action.ACCEPT)
@@ -488,21 +494,29 @@ async def accept(session: AsyncSession, principal: Principal, ref: str) -> Movem
     mrn = build_mrn(now.year, office.country, office.code, year_serial)
     after = {"status": target.value, "mrn": mrn, "registration_number": registration}
     _audit(session, principal, movement, "accept", before, after)
-    await repository.write_movement(
-        session,
-        movement,
-        {"registration_number": registration, "mrn": mrn, "status": target.value, "accepted_at": now},
-        events=[
-            _event_row(
-                now,
-                "accepted",
-                office.code,
-                principal.subject,
-                {"mrn": mrn, "registration_number": registration},
-            )
-        ],
-        rider=audit.rider(session),  # the audit record in the same statement (PostgreSQL)
-    )
+    rider = audit.rider(session)  # the audit record in the same statement (PostgreSQL)
+    try:
+        await repository.write_movement(
+            session,
+            movement,
+            {"registration_number": registration, "mrn": mrn, "status": target.value, "accepted_at": now},
+            events=[
+                _event_row(
+                    now,
+                    "accepted",
+                    office.code,
+                    principal.subject,
+                    {"mrn": mrn, "registration_number": registration},
+                )
+            ],
+            rider=rider,
+            begin=rider is None,  # alone it is whole or nothing; without the record, with it at commit
+        )
+    except repository.StaleMovement:
+        now_stands = await repository.movement_for_step(session, ref, lock=False)
+        if now_stands is not None:
+            _authorised(principal, now_stands, scope_of(now_stands), Action.ACCEPT)  # refused as it stands
+        raise
     return movement
 
 
