@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from tamga.kit import sqlite
 from tamga.kit.pool import FairAsyncPool
 
 NAMING_CONVENTION = {
@@ -105,6 +106,8 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
     """Give an async engine for the URL, configured for its dialect (`pool_size` is PostgreSQL's)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if parsed.get_driver_name() == "aiosqlite":  # one hand-off to its thread per statement
+            parsed = parsed.set(drivername=f"sqlite+{sqlite.DRIVER}")
         pooling: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +116,7 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
             # of order: with 50 clients the p99 was 2 s and more at 12 connections, 0.7 s at one, for the
             # same throughput. One connection serves them in order of arrival (`kit.pool`).
             pooling = {"poolclass": FairAsyncPool, "pool_size": SQLITE_POOL_SIZE, "max_overflow": 0}
-        engine = create_async_engine(url, echo=echo, **pooling)
+        engine = create_async_engine(parsed, echo=echo, **pooling)
         _configure_sqlite(engine)
         return engine
     # a fixed pool (see Settings.database_pool_size): an overflow connection is opened under load and
