@@ -7,7 +7,9 @@ most of the embedded database's CPU. The cursor here runs a statement whole in t
 read the description, fetch every row, close) and hands back the result: one hand-off a statement.
 
 Everything else is SQLAlchemy's own dialect (`sqlite+aiosqlite`); server-side cursors (`stream`) are its
-own cursor still. `kit.db.create_engine` uses this dialect for every aiosqlite URL.
+own cursor still. `kit.db.create_engine` uses this dialect for every aiosqlite URL. It extends the
+adapter's cursor and queues to aiosqlite's thread as aiosqlite's own cursor does, so both are pinned to
+the minor versions it was checked on (`pyproject.toml`; `tests/kit/test_sqlite_dialect.py`).
 """
 
 from __future__ import annotations

@@ -146,18 +146,19 @@ async def insert_movement(
     events: list[dict[str, Any]],
     offices: list[dict[str, Any]],
     rider: Rider | None = None,
+    begin: bool = True,
 ) -> None:
     """Insert a new movement (the ORM's flush: an LRN taken before raises IntegrityError) and its
     items, events and offices (`insert_parts`); its `items` and `events` are then not loaded. On
     PostgreSQL the movement may come with its id (`LodgingParties.next_id`), and a rider's writes
-    (the audit append) go in the same statement, which begins no transaction of its own: whole or
-    nothing, it commits on its own unless the session has begun one (`driver(begin=False)`).
+    (the audit append) go in the same statement; with `begin=False` it begins no transaction of its
+    own: whole or nothing, it commits on its own unless the session has begun one (`driver`).
 
     Measured on PostgreSQL: folding the movement's INSERT into the parts' statement too (one round
     trip fewer) cost more CPU per lodging than this flush (about 4.2 against 3.5 ms); on the driver, one
     statement is cheapest, and the movement returned is not in the session (its columns are as stored).
     """
-    raw = await driver(session, begin=False)
+    raw = await driver(session, begin=begin)
     if raw is not None:
         with_id = movement.id is not None
         columns = ("id", *_MOVEMENT_COLUMNS) if with_id else _MOVEMENT_COLUMNS

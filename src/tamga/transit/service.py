@@ -239,6 +239,7 @@ async def lodge(
     lodged = {"lrn": decl.lrn, "status": movement.status, "items": len(decl.items), "stake": str(stake)}
     if movement.id is not None:  # the record rides on the INSERT (PostgreSQL)
         audit.record(session, **_lodge_record(principal, movement.id, lodged))
+    rider = audit.rider(session)
     try:
         await repository.insert_movement(
             session,
@@ -246,7 +247,8 @@ async def lodge(
             items=[{"number": n, **item.model_dump()} for n, item in enumerate(decl.items, start=1)],
             events=[_event_row(now, "lodged", decl.departure_office, principal.subject, {})],
             offices=offices,
-            rider=audit.rider(session),
+            rider=rider,
+            begin=rider is None,  # with its record it is whole alone; without, the record joins at commit
         )
     except IntegrityError as exc:  # the LRN was lodged before (or concurrently, and committed first)
         if "lrn" not in str(exc.orig).lower():  # PostgreSQL names the constraint, SQLite the columns
@@ -510,7 +512,7 @@ async def accept(session: AsyncSession, principal: Principal, ref: str) -> Movem
                 )
             ],
             rider=rider,
-            begin=rider is None,  # alone it is whole or nothing; without the record, with it at commit
+            begin=rider is None,  # with its record it is whole alone; without, the record joins at commit
         )
     except repository.StaleMovement:
         now_stands = await repository.movement_for_step(session, ref, lock=False)
