@@ -384,11 +384,17 @@ async def test_concurrent_appenders_to_one_chain_queue_on_its_head(fresh_db: tup
     """Real concurrent transactions appending to the same chain: none forks it, none is lost."""
     _, db = fresh_db
     await asyncio.gather(*(append(db, 5) for _ in range(6)))
+    await assert_whole(db, records=30, ledger_seq=30)
+
+
+async def assert_whole(db: Database, *, records: int, ledger_seq: int) -> None:
+    """Every chain verifies, with `records` records in all, and the ledger's head names its record
+    `ledger_seq`."""
     report = await verify(db)
-    assert report.ok and report.records == 30
+    assert report.ok and report.records == records, report.findings
     async with db.session() as session:
         head = await session.get(AuditHead, chain_of("thing", "ledger"))
-        assert head is not None and head.seq == 30
+        assert head is not None and head.seq == ledger_seq
 
 
 async def test_a_chain_without_its_head_refuses_the_append_and_keeps_nothing(

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from tests.audit.test_audit_chain import append, verify
+from tests.audit.test_audit_chain import append, assert_whole, verify
 
 from tamga.audit import service as audit
 from tamga.audit.domain import Entry, chain_of, hash_prefix, link, record_hash
@@ -114,11 +114,8 @@ async def test_riding_records_verify_and_move_their_heads(fresh_db: tuple[str, D
     await append(db, 2)  # records appended the usual way first: the riders go on from that head
     await ride(db, ["ledger", *other_chains(3)], 1)  # four chains in one statement
     await ride(db, ["ledger"], 2)
-    report = await verify(db)
-    assert report.ok and report.records == 2 + 4 + 1, report.findings
+    await assert_whole(db, records=2 + 4 + 1, ledger_seq=4)
     async with db.session() as session:
-        head = await session.get(AuditHead, chain_of("thing", "ledger"))
-        assert head is not None and head.seq == 4
         rows = (await session.execute(select(AuditRecord).where(AuditRecord.entity_id == "ledger"))).scalars()
         assert [(r.seq, r.after) for r in sorted(rows, key=lambda r: r.seq)][2:] == [
             (3, {"i": 1, "note": 'Ünïcødé ✓ "quoted" \\ back'}),
@@ -140,11 +137,7 @@ async def test_concurrent_riders_and_appenders_on_one_chain_neither_fork_nor_los
             await ride(db, ["ledger"], i)
 
     await asyncio.gather(*(riders(5) if k % 2 else append(db, 5) for k in range(8)))
-    report = await verify(db)
-    assert report.ok and report.records == 40, report.findings
-    async with db.session() as session:
-        head = await session.get(AuditHead, chain_of("thing", "ledger"))
-        assert head is not None and head.seq == 40
+    await assert_whole(db, records=40, ledger_seq=40)
 
 
 async def test_a_riding_append_without_its_head_fails_the_statement_and_keeps_nothing(
