@@ -493,24 +493,18 @@ async def accept(session: AsyncSession, principal: Principal, ref: str) -> Movem
     serials = await repository.allocate_counters(session, day_key, year_key)
     day_serial, year_serial = serials[day_key], serials[year_key]
     registration = f"{office.code}/{now:%d%m%y}/{day_serial:07d}"
-    mrn = build_mrn(now.year, office.country, office.code, year_serial)
-    after = {"status": target.value, "mrn": mrn, "registration_number": registration}
-    _audit(session, principal, movement, "accept", before, after)
+    numbers = {
+        "mrn": build_mrn(now.year, office.country, office.code, year_serial),
+        "registration_number": registration,
+    }
+    _audit(session, principal, movement, "accept", before, {"status": target.value, **numbers})
     rider = audit.rider(session)  # the audit record in the same statement (PostgreSQL)
     try:
         await repository.write_movement(
             session,
             movement,
-            {"registration_number": registration, "mrn": mrn, "status": target.value, "accepted_at": now},
-            events=[
-                _event_row(
-                    now,
-                    "accepted",
-                    office.code,
-                    principal.subject,
-                    {"mrn": mrn, "registration_number": registration},
-                )
-            ],
+            {**numbers, "status": target.value, "accepted_at": now},
+            events=[_event_row(now, "accepted", office.code, principal.subject, numbers)],
             rider=rider,
             begin=rider is None,  # with its record it is whole alone; without, the record joins at commit
         )
