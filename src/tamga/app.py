@@ -20,6 +20,7 @@ from tamga.clearance import risk_endpoints
 from tamga.config import Settings, get_settings
 from tamga.ingest import endpoints as ingest_endpoints
 from tamga.ingest.bus import FixBus
+from tamga.ingest.nats_bus import NatsBusConfig, NatsFixConsumer, NatsFixPublisher
 from tamga.kit import notify
 from tamga.kit.db import Database
 from tamga.kit.http import BodyLimitMiddleware, SessionScopeMiddleware, install_error_handlers
@@ -46,7 +47,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
     )
 
-    bus = FixBus(settings.ingest_bus_max_queued)
+    # The fix bus: in the process, or NATS JetStream (`bus_url`), where this process publishes what its
+    # gateways and HTTP ingest store, and its monitoring (when on) consumes through the durable consumer.
+    nats = NatsBusConfig.from_settings(settings) if settings.bus_url else None
+    bus: FixBus | NatsFixPublisher = (
+        NatsFixPublisher(nats, max_queued=settings.ingest_bus_max_queued)
+        if nats is not None
+        else FixBus(settings.ingest_bus_max_queued)
+    )
     hub = AlarmHub()
 
     @asynccontextmanager
@@ -69,6 +77,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             if db.dialect == "postgresql"
             else None
         )
+        if isinstance(bus, NatsFixPublisher):
+            await bus.start()
         gateways = None
         if settings.gateways_in_app:
             from tamga.ingest.gateways import Gateways
@@ -78,7 +88,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.state.gateways = gateways
         monitoring = None
         if settings.monitoring_in_app:
-            monitoring = MonitoringTasks(db, bus, settings, hub)
+            feed = NatsFixConsumer(nats) if nats is not None else bus
+            monitoring = MonitoringTasks(db, feed, settings, hub)  # type: ignore[arg-type]
             monitoring.start()
         app.state.monitoring = monitoring
         taxation = None
@@ -93,7 +104,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             await taxation.stop()
         if gateways is not None:
             await gateways.stop()
-        bus.close()
+        if isinstance(bus, FixBus):
+            bus.close()
+        else:
+            await bus.close()
         if monitoring is not None:
             await monitoring.stop()
         if relay is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -42,7 +43,10 @@ def serve(
         bool, typer.Option(help="run the device gateways (EGTS, Wialon IPS, MQTT) in the same process")
     ] = True,
 ) -> None:
-    """Serve the HTTP API, and the device gateways with it (one worker; else run `tamga ingest`)."""
+    """Serve the HTTP API, and the device gateways with it (one worker; else run `tamga ingest`).
+
+    With TAMGA_BUS_URL (NATS JetStream) and several workers, the workers do not monitor: run
+    `tamga monitor` once beside them."""
     import uvicorn
 
     from tamga.kit.migrate import upgrade
@@ -60,8 +64,14 @@ def serve(
     if gateways:
         console.print(
             "[yellow]several workers: the gateways are not started; run `tamga ingest` "
-            "(it monitors what they store)[/yellow]"
+            + ("(it publishes what they store)" if settings.bus_url else "(it monitors what they store)")
+            + "[/yellow]"
         )
+    if settings.bus_url:
+        # one consumer of the bus for the whole installation, not one per worker (the workers read
+        # their settings from the environment)
+        os.environ["TAMGA_MONITORING_IN_APP"] = "false"
+        console.print("[yellow]fix bus on NATS: the workers publish; run `tamga monitor` once[/yellow]")
     uvicorn.run(
         "tamga.app:create_app",
         factory=True,
@@ -78,7 +88,10 @@ def ingest(
     migrate: Annotated[bool, typer.Option(help="upgrade the schema first")] = True,
 ) -> None:
     """Run the device gateways (EGTS, Wialon IPS, MQTT as configured) without the HTTP API, and the
-    monitoring of the fixes they store (unless TAMGA_MONITORING_IN_APP=false)."""
+    monitoring of the fixes they store (unless TAMGA_MONITORING_IN_APP=false).
+
+    With TAMGA_BUS_URL (NATS JetStream) it runs the gateways only and publishes what they store; the
+    monitoring runs in `tamga serve` or `tamga monitor`."""
     from tamga.auth.security import configure_password_hashing
     from tamga.ingest.bus import FixBus
     from tamga.ingest.gateways import run_until_stopped
@@ -101,7 +114,50 @@ def ingest(
         relay = AlarmRelay.for_database(db, hub, listen=False)
         return MonitoringTasks(db, bus, settings, hub, relay=relay)
 
-    asyncio.run(run_until_stopped(settings, announce, monitoring if settings.monitoring_in_app else None))
+    in_process = settings.monitoring_in_app and not settings.bus_url
+    asyncio.run(run_until_stopped(settings, announce, monitoring if in_process else None))
+
+
+@app.command()
+def monitor() -> None:
+    """Run the monitoring alone: consume the NATS JetStream fix bus (TAMGA_BUS_URL) through its durable
+    consumer, apply the time rules, and relay alarm changes to the API processes (PostgreSQL). One such
+    process (or one `tamga serve` with its monitoring on) per installation."""
+    import signal
+
+    from tamga.ingest.nats_bus import NatsBusConfig, NatsFixConsumer
+    from tamga.kit.db import Database
+    from tamga.monitoring.service import AlarmHub
+    from tamga.monitoring.tasks import AlarmRelay, MonitoringTasks
+
+    settings = get_settings()
+    if not settings.bus_url:
+        console.print(
+            "[red]TAMGA_BUS_URL is not set[/red]: with the in-process bus, the fixes are monitored in the "
+            "process that stores them (`tamga serve`, `tamga ingest`)"
+        )
+        raise typer.Exit(2)
+    config = NatsBusConfig.from_settings(settings)
+
+    async def run() -> None:
+        db = Database(settings.database_url, pool_size=settings.database_pool_size)
+        hub = AlarmHub()  # no live streams here: on PostgreSQL the alarms it raises go to the API's
+        tasks = MonitoringTasks(
+            db, NatsFixConsumer(config), settings, hub, relay=AlarmRelay.for_database(db, hub, listen=False)
+        )
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+        tasks.start()
+        console.print(f"monitor: consuming {config.stream} on {config.url} as {config.consumer}")
+        try:
+            await stopping.wait()
+        finally:
+            await tasks.stop()
+            await db.dispose()
+
+    asyncio.run(run())
 
 
 @db_app.command("upgrade")

@@ -54,9 +54,26 @@ class Settings(BaseSettings):
     ingest_max_decode_errors: int = 5
     ingest_bus_max_queued: int = 200_000
 
-    # Monitoring: the bus consumer and the time tick run in the HTTP app's lifespan, and in `tamga ingest`
-    # beside its gateways, when `monitoring_in_app` is on; the corridor is this wide on each side of the
-    # declared route.
+    # The fix bus from the gateways to the monitoring. Unset: in the process (the embedded default; the
+    # fixes are monitored in the process that stored them). A NATS server with JetStream: the gateways
+    # publish to the stream, and one process consumes it through the durable consumer `bus_consumer`
+    # (`tamga serve`, or `tamga monitor` beside several API workers); `tamga ingest` then runs the
+    # gateways only. The stream keeps at most `bus_max_age_s` and `bus_max_bytes`, the oldest dropped
+    # first (the `fixes` table is the record; the monitoring catches up from it).
+    bus_url: str | None = Field(
+        default=None,
+        pattern=r"^(nats|tls)://",
+        description="nats://host:4222 (JetStream): the fix bus between processes; unset: in the process",
+    )
+    bus_stream: str = Field(default="TAMGA_FIXES", pattern=r"^[A-Za-z0-9_-]+$")
+    bus_subject: str = "tamga.fixes"
+    bus_consumer: str = Field(default="monitoring", pattern=r"^[A-Za-z0-9_-]+$")
+    bus_max_age_s: float = Field(default=86_400.0, gt=0)
+    bus_max_bytes: int = Field(default=1 << 30, gt=0)
+
+    # Monitoring: the bus consumer and the time tick run in the HTTP app's lifespan, and (in-process bus
+    # only) in `tamga ingest` beside its gateways, when `monitoring_in_app` is on; the corridor is this
+    # wide on each side of the declared route.
     monitoring_in_app: bool = True
     monitoring_corridor_width_m: float = 500.0
     monitoring_batch_max_items: int = 5000

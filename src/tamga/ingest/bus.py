@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import overload
+from typing import Protocol, overload
 
 from tamga.ingest.fix import Fix, FixBlock
 from tamga.ingest.profiles import SealState
@@ -221,6 +221,13 @@ class _Queue:
                 room -= _size(head)
         self._count -= len(batch)
         return batch
+
+
+class FixPublisher(Protocol):
+    """Where a gateway puts what it stored: the in-process `FixBus`, or `nats_bus.NatsFixPublisher`."""
+
+    def publish(self, fixes: Iterable[StoredFix]) -> None:
+        """Hand over newly committed fixes for the monitoring; never waits."""
 
 
 class FixBus:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from tamga.auth.deps import CurrentPrincipal
 from tamga.ingest import schemas, service
-from tamga.ingest.bus import FixBus
+from tamga.ingest.bus import FixPublisher
 from tamga.kit.clock import utcnow
 from tamga.kit.db import commit
 from tamga.kit.http import SessionDep
@@ -16,12 +16,12 @@ from tamga.kit.http import SessionDep
 router = APIRouter(tags=["telemetry"])
 
 
-def get_bus(request: Request) -> FixBus:
-    bus: FixBus = request.app.state.bus
+def get_bus(request: Request) -> FixPublisher:
+    bus: FixPublisher = request.app.state.bus
     return bus
 
 
-BusDep = Annotated[FixBus, Depends(get_bus)]
+BusDep = Annotated[FixPublisher, Depends(get_bus)]
 
 
 @router.post("/telemetry", response_model=schemas.TelemetryAccepted)

@@ -16,10 +16,11 @@ from typing import Final, Protocol
 
 from tamga.config import Settings
 from tamga.ingest import store
-from tamga.ingest.bus import FixBus
+from tamga.ingest.bus import FixBus, FixPublisher
 from tamga.ingest.gateway_egts import EgtsGateway
 from tamga.ingest.gateway_wialon import WialonGateway
 from tamga.ingest.mqtt import MqttSubscriber
+from tamga.ingest.nats_bus import NatsBusConfig, NatsFixPublisher
 from tamga.ingest.tcp import Ingest, Limits
 from tamga.kit.clock import utcnow
 from tamga.kit.db import Database, commit
@@ -43,7 +44,7 @@ async def ensure_coming_partitions(db: Database) -> list[str]:
 class Gateways:
     """The EGTS and Wialon IPS servers and the MQTT subscriber the settings enable, on one database."""
 
-    def __init__(self, settings: Settings, db: Database, bus: FixBus) -> None:
+    def __init__(self, settings: Settings, db: Database, bus: FixPublisher) -> None:
         self.settings = settings
         ingest = Ingest(db, bus)
         self.ingest = ingest
@@ -127,12 +128,22 @@ async def run_until_stopped(
     announce: Callable[[str], None] = print,
     consumer: Callable[[Database, FixBus], Consumer] | None = None,
 ) -> None:
-    """Run the gateways without the HTTP API until SIGINT or SIGTERM (what `tamga ingest` does), with
-    `consumer` of their bus (the bus lives in this process: what is not consumed here is not consumed)."""
+    """Run the gateways without the HTTP API until SIGINT or SIGTERM (what `tamga ingest` does).
+
+    With the in-process bus, `consumer` takes their bus (what is not consumed here is not consumed);
+    with `bus_url` set they publish to NATS JetStream, and the monitoring runs in another process."""
     db = Database(settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo)
-    bus = FixBus(settings.ingest_bus_max_queued)
+    bus: FixBus | NatsFixPublisher
+    if settings.bus_url:
+        bus = NatsFixPublisher(
+            NatsBusConfig.from_settings(settings), max_queued=settings.ingest_bus_max_queued
+        )
+        await bus.start()
+        announce(f"publishing stored fixes to NATS JetStream {settings.bus_stream} on {settings.bus_url}")
+    else:
+        bus = FixBus(settings.ingest_bus_max_queued)
     gateways = Gateways(settings, db, bus)
-    taking = consumer(db, bus) if consumer is not None else None
+    taking = consumer(db, bus) if consumer is not None and isinstance(bus, FixBus) else None
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -146,7 +157,10 @@ async def run_until_stopped(
         await stopping.wait()
     finally:
         await gateways.stop()
-        bus.close()
+        if isinstance(bus, FixBus):
+            bus.close()
+        else:
+            await bus.close()
         if taking is not None:
             await taking.stop()
         await db.dispose()

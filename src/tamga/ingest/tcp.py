@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from tamga.config import Settings
-from tamga.ingest.bus import FixBus
+from tamga.ingest.bus import FixPublisher
 from tamga.ingest.service import StoreOutcome, Submission
 from tamga.ingest.writer import FixWriter
 from tamga.kit.db import Database
@@ -79,7 +79,7 @@ class Ingest:
     """Where the gateways put what devices report: the database (through the process's one group-commit
     writer), then the monitoring bus."""
 
-    def __init__(self, db: Database, bus: FixBus) -> None:
+    def __init__(self, db: Database, bus: FixPublisher) -> None:
         self.db = db
         self.bus = bus
         self.writer = FixWriter(db, bus)

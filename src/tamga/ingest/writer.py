@@ -25,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
-from tamga.ingest.bus import FixBus
+from tamga.ingest.bus import FixPublisher
 from tamga.ingest.service import StoreOutcome, Submission, store_submissions, submission_size
 from tamga.kit.clock import utcnow
 from tamga.kit.db import Database, commit
@@ -57,7 +57,7 @@ class _Submission:
 class FixWriter:
     """The process's one writer of fixes: `store` returns after the commit of a group that held them."""
 
-    def __init__(self, db: Database, bus: FixBus, *, max_fixes: int = DEFAULT_MAX_FIXES) -> None:
+    def __init__(self, db: Database, bus: FixPublisher, *, max_fixes: int = DEFAULT_MAX_FIXES) -> None:
         if max_fixes < 1:
             raise ValueError("a group holds at least one fix")
         self.db, self.bus, self.max_fixes = db, bus, max_fixes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tamga.kit.db import Base, BigId
@@ -50,10 +50,14 @@ class MonitoringProgress(Base):
 
     Written in the transaction of a batch's outcome (every batch that stored something, else at most once
     a second); read when a consumer starts, to catch up on fixes that were stored (and confirmed to their
-    devices) but lost with the in-process bus in a crash."""
+    devices) but lost with the in-process bus in a crash, or never published to the NATS bus."""
 
     __tablename__ = "monitoring_progress"
 
     consumer: Mapped[str] = mapped_column(String(40), primary_key=True)
     received_through: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+    # With the NATS JetStream bus: the stream (name@creation time) and the sequence of the last message
+    # taken, written with the outcome of every batch that stored something (None: the in-process bus).
+    bus_stream: Mapped[str | None] = mapped_column(String(120))
+    bus_sequence: Mapped[int | None] = mapped_column(BigInteger)

@@ -108,21 +108,63 @@ async def progress(session: AsyncSession, consumer: str) -> datetime | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def advance(session: AsyncSession, consumer: str, through: datetime, now: datetime) -> None:
-    """Record that a consumer has taken the stored fixes through `through` (it never moves back)."""
+async def bus_position(session: AsyncSession, consumer: str) -> tuple[str, int] | None:
+    """Give the stream and sequence a consumer of the NATS bus has taken messages through (None: none)."""
+    stmt = select(MonitoringProgress.bus_stream, MonitoringProgress.bus_sequence).where(
+        MonitoringProgress.consumer == consumer
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    if row is None or row.bus_stream is None or row.bus_sequence is None:
+        return None
+    return row.bus_stream, row.bus_sequence
+
+
+async def advance(
+    session: AsyncSession,
+    consumer: str,
+    through: datetime,
+    now: datetime,
+    *,
+    bus_position: tuple[str, int] | None = None,
+) -> None:
+    """Record that a consumer has taken the stored fixes through `through` (it never moves back), and,
+    from the NATS bus, the stream position it has taken messages through (as given: a consumer takes
+    its stream in order, and a new stream starts its sequence again)."""
+    stream, sequence = bus_position if bus_position is not None else (None, None)
     stmt = insert_for(session, MonitoringProgress).values(
-        consumer=consumer, received_through=through, updated_at=now
+        consumer=consumer, received_through=through, updated_at=now, bus_stream=stream, bus_sequence=sequence
     )
     # GREATEST on PostgreSQL; SQLite's two-argument max() compares the stored ISO texts alike
     larger = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[MonitoringProgress.consumer],
-        set_={
-            "received_through": larger(MonitoringProgress.received_through, stmt.excluded.received_through),
-            "updated_at": stmt.excluded.updated_at,
-        },
-    )
+    changes: dict[str, Any] = {
+        "received_through": larger(MonitoringProgress.received_through, stmt.excluded.received_through),
+        "updated_at": stmt.excluded.updated_at,
+    }
+    if bus_position is not None:
+        changes.update(bus_stream=stmt.excluded.bus_stream, bus_sequence=stmt.excluded.bus_sequence)
+    stmt = stmt.on_conflict_do_update(index_elements=[MonitoringProgress.consumer], set_=changes)
     await session.execute(stmt)
+
+
+async def fixes_received(
+    session: AsyncSession, movement_ids: Iterable[int], since: datetime, until: datetime
+) -> Sequence[TelemetryFix]:
+    """Give these movements' fixes received from `since` to `until` (both included), in receipt order."""
+    wanted = sorted(set(movement_ids))
+    if not wanted:
+        return []
+    stmt = (
+        select(TelemetryFix)
+        .where(
+            TelemetryFix.movement_id.in_(wanted),
+            TelemetryFix.received_at >= since,
+            TelemetryFix.received_at <= until,
+        )
+        .order_by(
+            TelemetryFix.received_at, TelemetryFix.movement_id, TelemetryFix.time, TelemetryFix.record_id
+        )
+    )
+    return (await session.execute(stmt)).scalars().all()
 
 
 async def recorded_outcomes(

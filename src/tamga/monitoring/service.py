@@ -23,7 +23,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -40,6 +40,7 @@ from tamga.auth.domain import Principal, Role
 from tamga.config import Settings
 from tamga.ingest.bus import FixBus, StoredBlock, StoredFix, StoredFixes
 from tamga.ingest.fix import Fix, block_entries
+from tamga.ingest.nats_bus import NatsFixConsumer
 from tamga.ingest.profiles import DeviceProfile, SealState, device_profile
 from tamga.ingest.service import profile_of
 from tamga.kit.clock import utcnow
@@ -364,14 +365,40 @@ class Monitor:
         self.versions.pop(movement_id, None)
         self.states.pop(movement_id, None)
 
-    async def process(self, db: Database, batch: Sequence[StoredFix], now: datetime | None = None) -> int:
+    async def process(
+        self,
+        db: Database,
+        batch: Sequence[StoredFix],
+        now: datetime | None = None,
+        *,
+        bus_position: tuple[str, int] | None = None,
+    ) -> int:
         """Run a batch of stored fixes through the engine and persist what it decided in one transaction;
-        give the number of events. On failure the batch's movements restart from a fresh state."""
+        give the number of events. On failure the batch's movements restart from a fresh state.
+
+        `bus_position` (the NATS bus) is the stream position of the batch's last message, stored with
+        its outcome."""
         try:
             async with self._engine_lock:
-                return await self._process(db, batch, now or self.clock())
+                return await self._process(db, batch, now or self.clock(), bus_position)
         finally:
             self.fixes_seen += len(batch)
+
+    async def catch_up_received(
+        self, db: Database, since: datetime, until: datetime, movements: Iterable[int] | None = None
+    ) -> int:
+        """Run the stored fixes received from `since` to `until` (of `movements`, else of every monitored
+        movement) through the engine and store what they decide less what is stored already; give how
+        many were taken. For fixes that never reached the bus (a gap message)."""
+        async with self._engine_lock:
+            now = self.clock()
+            async with db.session() as session:
+                active = await self._refresh(session, await repository.monitored_movements(session))
+                wanted = active.keys() if movements is None else active.keys() & set(movements)
+                rows = await repository.fixes_received(session, wanted, since, until)
+            if rows:
+                await self._catch_up(db, rows, now)
+            return len(rows)
 
     async def rebuild(self, db: Database, received_before: datetime | None = None) -> int:
         """Rebuild the state of every monitored movement from its stored fixes of the last
@@ -447,7 +474,13 @@ class Monitor:
             self.hub.publish(changes)
         self.events_seen += len(events)
 
-    async def _process(self, db: Database, batch: Sequence[StoredFix], now: datetime) -> int:
+    async def _process(
+        self,
+        db: Database,
+        batch: Sequence[StoredFix],
+        now: datetime,
+        bus_position: tuple[str, int] | None = None,
+    ) -> int:
         # A batch from the bus comes in parts (single fixes, and blocks of one movement's fixes as columns)
         parts: Sequence[StoredFix | StoredBlock] = batch.parts if isinstance(batch, StoredFixes) else batch
         ids = {f.movement_id for f in parts if f.movement_id is not None}
@@ -471,7 +504,7 @@ class Monitor:
                 record = bool(parts) and (bool(events) or time.monotonic() >= self._progress_due)
                 if record:
                     newest = max(f.received_at for f in parts)
-                    await repository.advance(session, CONSUMER, newest, utcnow())
+                    await repository.advance(session, CONSUMER, newest, utcnow(), bus_position=bus_position)
                 await commit(session)
                 if record:
                     self._progress_due = time.monotonic() + PROGRESS_EVERY_S
@@ -772,6 +805,27 @@ async def _persist(
     return changes
 
 
+async def _prepare(
+    monitor: Monitor, db: Database, received_before: Callable[[], Awaitable[datetime | None]]
+) -> None:
+    """Load the boundaries and the engine, then rebuild the state from the stored fixes received before
+    what the bus will give first; `monitor.ready` is set when done (or failed)."""
+    try:
+        # The boundaries take seconds to load, the engine's compiled kernels a second or more: off the
+        # event loop, before the first batch needs them, so that the gateways sharing the loop are not
+        # held up.
+        await asyncio.to_thread(borders.load_boundaries)
+        await asyncio.to_thread(warm_engine)
+    except Exception:
+        log.exception("monitoring could not load its boundaries or engine ahead; the first batch will")
+    try:
+        await monitor.rebuild(db, await received_before() or utcnow())
+    except Exception:
+        log.exception("monitoring could not rebuild its state from the stored fixes; starting fresh")
+    finally:
+        monitor.ready.set()
+
+
 async def run_monitor(
     db: Database,
     bus: FixBus,
@@ -783,22 +837,71 @@ async def run_monitor(
     """Rebuild the engine's state from the stored fixes, then consume the bus until it closes: each batch
     through the engine, persisted in one transaction."""
     monitor = monitor or Monitor(corridor_width_m=settings.monitoring_corridor_width_m, hub=hub)
-    try:
-        # The boundaries take seconds to load, the engine's compiled kernels a second or more: off the
-        # event loop, before the first batch needs them, so that the gateways sharing the loop are not
-        # held up.
-        await asyncio.to_thread(borders.load_boundaries)
-        await asyncio.to_thread(warm_engine)
-    except Exception:
-        log.exception("monitoring could not load its boundaries or engine ahead; the first batch will")
-    try:
-        await monitor.rebuild(db, bus.oldest_received_at() or utcnow())
-    except Exception:
-        log.exception("monitoring could not rebuild its state from the stored fixes; starting fresh")
-    finally:
-        monitor.ready.set()
+
+    async def oldest() -> datetime | None:
+        return bus.oldest_received_at()
+
+    await _prepare(monitor, db, oldest)
     async for batch in bus.batches(settings.monitoring_batch_max_items, settings.monitoring_batch_max_wait_s):
         await monitor.process(db, batch)
+
+
+# A batch whose outcome could not be stored is taken again (not acknowledged) after these waits, then
+# given up (acknowledged, logged: its fixes are in the table, its movements restart fresh).
+BUS_RETRY_S: Final = (0.5, 2.0, 5.0)
+
+
+async def run_monitor_nats(
+    db: Database,
+    consumer: NatsFixConsumer,
+    settings: Settings,
+    *,
+    monitor: Monitor | None = None,
+) -> None:
+    """Consume the NATS bus through its durable consumer, until cancelled: start after the position the
+    monitoring stored, rebuild the state from the stored fixes received before the first message to
+    take, then each delivery through the engine, its outcome and position committed in one transaction
+    and only then acknowledged. A gap message (fixes that never reached the bus) runs the fixes it names
+    from the table first."""
+    monitor = monitor or Monitor(corridor_width_m=settings.monitoring_corridor_width_m)
+    async with db.session() as session:
+        stored = await repository.bus_position(session, CONSUMER)
+    await consumer.start(stored)
+    await _prepare(monitor, db, consumer.oldest_received_at)
+    try:
+        async for delivery in consumer.deliveries(
+            settings.monitoring_batch_max_items, settings.monitoring_batch_max_wait_s
+        ):
+            for since, until, movements in delivery.gaps:
+                taken = await monitor.catch_up_received(db, since, until, movements)
+                log.warning(
+                    "monitoring took %d fixes that never reached the bus (received %s to %s) from the table",
+                    taken,
+                    since.isoformat(),
+                    until.isoformat(),
+                )
+            if delivery.fixes:
+                for wait in (*BUS_RETRY_S, None):
+                    failed = monitor.failed_batches
+                    await monitor.process(db, delivery.fixes, bus_position=delivery.position)
+                    if monitor.failed_batches == failed:
+                        break
+                    if wait is None:
+                        log.error(
+                            "monitoring gave up on %d fixes through bus position %s; they are stored",
+                            len(delivery.fixes),
+                            delivery.position,
+                        )
+                        break
+                    await asyncio.sleep(wait)
+            try:
+                await delivery.ack()
+            except Exception:
+                # Delivered again after the ack wait, and skipped then: the position is stored (or the
+                # batch stored nothing, and taking it again decides the same).
+                log.warning("could not acknowledge bus position %s", delivery.position, exc_info=True)
+    finally:
+        await consumer.close()
 
 
 def warm_engine() -> None:

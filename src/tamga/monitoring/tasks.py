@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from tamga.config import Settings
 from tamga.ingest.bus import FixBus
+from tamga.ingest.nats_bus import NatsFixConsumer
 from tamga.kit import notify
 from tamga.kit.clock import utcnow
 from tamga.kit.db import Database
@@ -25,6 +26,7 @@ from tamga.monitoring.service import (
     decode_change,
     encode_change,
     run_monitor,
+    run_monitor_nats,
     run_time_checks,
 )
 
@@ -124,7 +126,8 @@ class AlarmRelay:
 
 
 class MonitoringTasks:
-    """The consumer of the fix bus and the periodic time check, sharing one `Monitor`.
+    """The consumer of the fix bus (in-process, or NATS JetStream's durable consumer) and the periodic
+    time check, sharing one `Monitor`.
 
     The consumer first rebuilds the engine's state from the stored fixes (`Monitor.rebuild`); `monitor.ready`
     is set once it consumes the bus. `clock` is the engine's time (an accelerated simulation gives its own).
@@ -133,7 +136,7 @@ class MonitoringTasks:
     def __init__(
         self,
         db: Database,
-        bus: FixBus,
+        bus: FixBus | NatsFixConsumer,
         settings: Settings,
         hub: AlarmHub,
         *,
@@ -148,13 +151,19 @@ class MonitoringTasks:
         """Start consuming the bus (after the rebuild) and ticking (and the `relay`, when given)."""
         if self.relay is not None:
             self.relay.start()
+        consuming = (
+            run_monitor(self.db, self.bus, self.settings, monitor=self.monitor)
+            if isinstance(self.bus, FixBus)
+            else run_monitor_nats(self.db, self.bus, self.settings, monitor=self.monitor)
+        )
         self._tasks = [
-            asyncio.create_task(run_monitor(self.db, self.bus, self.settings, monitor=self.monitor)),
+            asyncio.create_task(consuming),
             asyncio.create_task(run_time_checks(self.db, self.settings, self.monitor)),
         ]
 
     async def stop(self) -> None:
-        """Stop both (the consumer ends on its own once the bus is closed and drained)."""
+        """Stop both (the in-process consumer ends on its own once the bus is closed and drained; the NATS
+        consumer is cancelled: what it took and did not acknowledge is delivered again)."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
