@@ -11,7 +11,8 @@ progress. A batch's outcome is stored with how far the consumer got (`Monitoring
 receipt time it took; at most once a second when the batch stored nothing); a consumer that starts after
 a crash runs the stored fixes received after that (less `SETTLE_MARGIN`) through the engine and stores
 what they decide, leaving out what was stored before the crash, so fixes confirmed to their devices but
-lost with the in-process bus are monitored.
+lost with the in-process bus are monitored. On the NATS JetStream bus (`run_monitor_nats`) the consumer
+also stores the stream position of each batch that stored something, and starts after it.
 A plan's thresholds are its goods category's (`domain.goods_category` of the items' codes, or the
 operator's category), then the operator's overrides (`PUT /movements/{ref}/monitoring`).
 """
