@@ -493,7 +493,7 @@ class NatsFixConsumer:
         while True:
             try:
                 messages = await sub.fetch(FETCH_MESSAGES, timeout=IDLE_FETCH_S)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nothing to take (nats' own and asyncio's)
                 continue
             except Exception as error:
                 log.warning("fix bus (NATS): fetch failed (%s); retrying", error)
