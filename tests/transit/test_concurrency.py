@@ -27,6 +27,7 @@ from tests.support.builders import (
 from tamga.audit import repository as audit_repo
 from tamga.audit.domain import Entry, record_hash
 from tamga.models import Movement
+from tamga.parties import repository as parties_repo
 from tamga.transit import repository
 from tamga.transit.mrn import is_valid_mrn
 
@@ -62,11 +63,13 @@ def post(path: str, headers: dict[str, str], body: Any = None) -> Send:
     return send
 
 
-async def accepted_movement(http: httpx.AsyncClient, w: World, grn: str, access_code: str) -> dict[str, Any]:
-    """A movement with its own fresh seal, drawing on the given guarantee, lodged and accepted."""
-    body = declaration(
-        w, seals=[await seal(http, w.carrier)], guarantee={"grn": grn, "access_code": access_code}
-    )
+async def accepted_movement(
+    http: httpx.AsyncClient, w: World, grn: str, access_code: str, seals: list[str] | None = None
+) -> dict[str, Any]:
+    """A movement with its own fresh seal (or the given ones), drawing on the given guarantee, lodged and
+    accepted."""
+    seals = seals or [await seal(http, w.carrier)]
+    body = declaration(w, seals=seals, guarantee={"grn": grn, "access_code": access_code})
     m = ok(await http.post("/api/v1/movements", json=body, headers=w.declarant), 201)
     return ok(await http.post(f"/api/v1/movements/{m['id']}/accept", headers=w.officer(BREST)))
 
@@ -184,6 +187,24 @@ async def test_concurrent_accepts(http: httpx.AsyncClient, base_url: str, backen
     assert total == distinct > 0
 
 
+async def production_tokens(
+    http: httpx.AsyncClient, backend: Backend, w: World, mp: pytest.MonkeyPatch
+) -> None:
+    """Resolve tokens from the principal cache, as in production, so that no query (and no transaction)
+    comes before a step's own: on PostgreSQL a lodging, an acceptance and a release then each write in one
+    statement, alone (the tests' default is no cache, which makes every request read its user first)."""
+    mp.setattr(backend.settings, "principal_cache_seconds", 60.0)
+    for headers in (w.declarant, w.officer(BREST)):
+        ok(await http.get("/api/v1/movements?limit=1", headers=headers))
+
+
+def assert_hashed(records: list[Any]) -> None:
+    """Each record's hash is what `tamga audit verify` recomputes from its fields and link."""
+    for r in records:
+        entry = Entry(r.seq, r.at, r.actor, r.action, r.entity_type, r.entity_id, r.before, r.after, r.chain)
+        assert r.hash == record_hash(entry, r.prev_hash)
+
+
 async def test_an_acceptance_that_loses_the_race_writes_nothing(
     http: httpx.AsyncClient, backend: Backend, w: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -194,12 +215,7 @@ async def test_an_acceptance_that_loses_the_race_writes_nothing(
     if backend.kind == "sqlite":
         pytest.skip("SQLite's acceptance holds the one writer's lock from its read: no other can win")
     body = declaration(w, seals=[await seal(http, w.carrier)])
-    # as in production, tokens resolve from the cache, so no query (and no transaction) comes before the
-    # lodging's and the acceptance's own: each writes in one statement, alone (the tests' default is no
-    # cache, which makes every request read its user first)
-    monkeypatch.setattr(backend.settings, "principal_cache_seconds", 60.0)
-    for headers in (w.declarant, w.officer(BREST)):
-        ok(await http.get("/api/v1/movements?limit=1", headers=headers))
+    await production_tokens(http, backend, w, monkeypatch)
     ref = str(ok(await http.post("/api/v1/movements", json=body, headers=w.declarant), 201)["id"])
     draw = repository.allocate_counters
     won: list[dict[str, Any]] = []
@@ -221,9 +237,102 @@ async def test_an_acceptance_that_loses_the_race_writes_nothing(
         records = await audit_repo.for_entity(session, "movement", ref)
     assert [r.action for r in records] == ["movement.lodge", "movement.accept"]
     assert records[1].after is not None and records[1].after["mrn"] == won[0]["mrn"]
-    for r in records:
-        entry = Entry(r.seq, r.at, r.actor, r.action, r.entity_type, r.entity_id, r.before, r.after, r.chain)
-        assert r.hash == record_hash(entry, r.prev_hash)
+    assert_hashed(records)
+
+
+async def test_concurrent_releases_without_a_transaction(
+    http: httpx.AsyncClient, base_url: str, backend: Backend, w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race above as production runs it: each release reads and writes without a transaction, and
+    its one statement finds the guarantee's balance as the other left it."""
+    await production_tokens(http, backend, w, monkeypatch)
+    stake = await stake_of_one(http, w)
+    for _ in range(ROUNDS):
+        reference = (stake * 3 / 2).quantize(Decimal("0.01"))
+        grn, code = await guarantee(http, w.holder_id, str(reference))
+        a = await accepted_movement(http, w, grn, code)
+        b = await accepted_movement(http, w, grn, code)
+        responses = await race(
+            base_url,
+            None,
+            post(f"/api/v1/movements/{a['mrn']}/release", w.officer(BREST), {}),
+            post(f"/api/v1/movements/{b['mrn']}/release", w.officer(BREST), {}),
+        )
+        won, problem = assert_one_winner(responses, "guarantee-balance")
+        assert Decimal(problem["balance"]) == reference - stake
+        g = ok(await http.get(f"/api/v1/guarantees/{grn}", headers=w.declarant))
+        assert Decimal(g["reserved_amount"]) == stake
+        lost_ref = b["mrn"] if won["mrn"] == a["mrn"] else a["mrn"]
+        await assert_release_left_nothing(http, backend, w, lost_ref)
+
+
+async def assert_release_left_nothing(http: httpx.AsyncClient, backend: Backend, w: World, ref: str) -> None:
+    """The movement is as accepted: no release columns, event, armed seal or audit record."""
+    lost = ok(await http.get(f"/api/v1/movements/{ref}", headers=w.declarant))
+    assert lost["status"] == "accepted" and lost["released_at"] is None and lost["time_limit"] is None
+    assert all(s["status"] != "armed" for s in lost["seals"])
+    assert [e["kind"] for e in lost["events"]] == ["lodged", "accepted"]
+    async with backend.db.session() as session:
+        records = await audit_repo.for_entity(session, "movement", str(lost["id"]))
+    assert [r.action for r in records] == ["movement.lodge", "movement.accept"]
+
+
+@pytest.mark.parametrize("overtaker", ["same movement", "same seal", "same guarantee"])
+async def test_a_release_overtaken_between_its_read_and_its_write(
+    http: httpx.AsyncClient, backend: Backend, w: World, monkeypatch: pytest.MonkeyPatch, overtaker: str
+) -> None:
+    """On PostgreSQL a release locks nothing and begins no transaction: between its reads and its one
+    write, another release can win. Made to happen here (the other runs while the first reads its seals):
+    the release of the same movement, of another movement declaring the same seal, or of another
+    movement on a guarantee that covers one. The loser is refused (as the movement now stands, naming the
+    seal, or the balance) and writes nothing; the winner's records hash right."""
+    if backend.kind == "sqlite":
+        pytest.skip("SQLite's release holds the one writer's lock from its read: no other can win")
+    await production_tokens(http, backend, w, monkeypatch)
+    stake = await stake_of_one(http, w)
+    grn, code = await guarantee(http, w.holder_id, str((stake * 3 / 2).quantize(Decimal("0.01"))))
+    shared_seal = await seal(http, w.carrier)
+    first = await accepted_movement(http, w, grn, code, seals=[shared_seal])
+    if overtaker == "same movement":
+        other = first
+    else:
+        seals = [shared_seal] if overtaker == "same seal" else [await seal(http, w.carrier)]
+        other = await accepted_movement(http, w, grn, code, seals=seals)
+    read_seals = parties_repo.seals_for_step
+    won: list[dict[str, Any]] = []
+
+    async def overtaken(session: AsyncSession, serials: Any, **kw: Any) -> Any:
+        found = await read_seals(session, serials, **kw)
+        monkeypatch.setattr(parties_repo, "seals_for_step", read_seals)  # the winner reads as usual
+        release = f"/api/v1/movements/{other['mrn']}/release"
+        won.append(ok(await http.post(release, json={}, headers=w.officer(BREST))))
+        return found
+
+    monkeypatch.setattr(parties_repo, "seals_for_step", overtaken)
+    lost = await http.post(f"/api/v1/movements/{first['mrn']}/release", json={}, headers=w.officer(BREST))
+    assert lost.status_code == 409 and lost.headers["content-type"].startswith(PROBLEM), lost.text
+    problem = lost.json()
+    if overtaker == "same movement":
+        assert problem["type"].endswith("/illegal-transition") and problem["current_status"] == "released"
+        movement = ok(await http.get(f"/api/v1/movements/{first['mrn']}", headers=w.declarant))
+        assert [e["kind"] for e in movement["events"]] == ["lodged", "accepted", "released"]
+        async with backend.db.session() as session:
+            records = await audit_repo.for_entity(session, "movement", str(first["id"]))
+        assert [r.action for r in records] == ["movement.lodge", "movement.accept", "movement.release"]
+        assert_hashed(records)
+    else:
+        if overtaker == "same seal":
+            assert problem["type"].endswith("/conflict"), problem
+            assert problem["errors"] == [
+                {"field": "seals[0]", "reason": f"seal {shared_seal} cannot be armed: armed"}
+            ]
+        else:
+            assert problem["type"].endswith("/guarantee-balance"), problem
+            assert Decimal(problem["needed"]) == stake
+        await assert_release_left_nothing(http, backend, w, first["mrn"])
+    g = ok(await http.get(f"/api/v1/guarantees/{grn}", headers=w.declarant))
+    assert Decimal(g["reserved_amount"]) == stake  # the winner's, once
+    assert won[0]["status"] == "released"
 
 
 # --- lodging twice at once ------------------------------------------------------------------------

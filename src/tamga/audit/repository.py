@@ -78,7 +78,8 @@ def rider(entries: list[tuple[Entry, bytes]]) -> Rider:
         )
         for e, p in entries
     ]  # json.dumps: None as the JSON null, as `append` writes it
-    return Rider(_pg_rider_ctes, [list(column) for column in zip(*rows, strict=True)])
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    return Rider(_pg_rider_ctes, columns, written="EXISTS (SELECT 1 FROM audit_new)")
 
 
 async def lock_heads(session: AsyncSession, chains: list[int]) -> dict[int, tuple[int, str]]:

@@ -112,8 +112,10 @@ class Rider:
     `ctes(first, gate)` gives the WITH entries (`name AS (...), ...`) with their parameters numbered from
     `$first`, writing only where the SQL condition `gate` holds (None: always); `params` are those
     parameters, in order. A writer that takes a rider puts the entries in its statement's WITH and
-    appends the parameters to its own.
+    appends the parameters to its own. `written` is an SQL condition that holds once the rider's writes
+    are made: a later WITH that refers to it runs after them (and takes its locks after theirs).
     """
 
     ctes: Callable[[int, str | None], str]
     params: list[Any]
+    written: str

@@ -72,8 +72,8 @@ _PG_SEALS = "SELECT * FROM seals WHERE serial = ANY($1::VARCHAR[]) ORDER BY id"
 async def seals_for_step(session: AsyncSession, serials: Sequence[str], *, lock: bool = False) -> list[Seal]:
     """Give the seals with these serials, in id order, `lock`ed until commit, for a use case that reads
     them and writes them by a statement of its own (a release arms them with `write_movement`): on
-    PostgreSQL they are read on the driver and are not in the session."""
-    raw = await driver(session)
+    PostgreSQL they are read on the driver and are not in the session; unlocked, in no transaction."""
+    raw = await driver(session, begin=lock)
     if raw is None:
         return await seals_by_serials(session, serials, lock=lock)
     rows = await raw.fetch(_PG_SEALS + (" FOR UPDATE" if lock else ""), list(serials))

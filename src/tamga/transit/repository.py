@@ -8,7 +8,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, NamedTuple, TypeVar, cast
 
-from asyncpg.exceptions import UniqueViolationError
+from asyncpg.exceptions import PostgresError, UniqueViolationError
 from sqlalchemy import Select, Table, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,29 +79,62 @@ def _pg_insert_movement(with_id: bool, rider: Callable[[int, str | None], str] |
 
 
 _PG_STEP_GATE = "EXISTS (SELECT 1 FROM moved)"
+_PG_ARMED_ALL = "(SELECT count(*) FROM armed) = cardinality($3::BIGINT[])"
 _PG_STEP_PARTS = (
     f"new_events AS ({_PG_EVENTS.insert_arrays(_PG_EVENT_COLUMNS, 4, (('movement_id', '$1::BIGINT'),))} "
     f"WHERE {_PG_STEP_GATE}), "
     "armed AS (UPDATE seals SET status = 'armed', movement_id = $1::BIGINT "
-    f"WHERE id = ANY($3::BIGINT[]) AND {_PG_STEP_GATE})"
+    f"WHERE id = ANY($3::BIGINT[]) AND status = 'available' AND {_PG_STEP_GATE} RETURNING id)"
 )
 
 
 @cache
-def _pg_step(columns: tuple[str, ...], rider: Callable[[int, str | None], str] | None) -> str:
+def _pg_step(
+    columns: tuple[str, ...],
+    rider: Callable[[int, str | None], str] | None,
+    rider_written: str | None,
+    arms: bool,
+    reserve: str | None,
+) -> str:
     """A step of a movement: UPDATE of `columns` and its version ($1 the id, $2 the version read), its
-    events ($4...) and the seals it arms ($3) as WITHs; the columns' values, then a rider's WITHs and
-    parameters, last. The UPDATE (`moved`) is read first and gates the rest: the events, seals and the
-    rider's writes are made only if it matched, so a step that lost a race (the version moved on) writes
-    nothing, inside a transaction or not. Gives the number of movements written (0 or 1)."""
+    events ($4...) and the seals it arms ($3) as WITHs; the columns' values, then a reservation's
+    (guarantee id and amount; `reserve` its extra condition), then a rider's WITHs and parameters.
+
+    The UPDATE (`moved`) is read first and gates the rest: the events, seals, the rider's writes and the
+    reservation are made only if it matched, so a step that lost a race (the version moved on) writes
+    nothing, inside a transaction or not. Then, in that order, each part takes its locks: the seals
+    (armed only if still available), the rider's (the audit heads), the guarantee (drawn only if its
+    balance covers the amount). When the movement matched but a seal or the guarantee did not,
+    `tamga_require` fails the statement, naming which ('seals', 'guarantee'), and nothing is kept.
+    Gives the number of movements written (0 or 1)."""
     first = 4 + len(_PG_EVENT_COLUMNS)
     sets = _PG_MOVEMENTS.assignments(columns, first)
     moved = (
         f"moved AS (UPDATE movements SET {sets}, version = $2::INTEGER + 1 "
         "WHERE id = $1::BIGINT AND version = $2::INTEGER RETURNING id)"
     )
-    ride = f", {rider(first + len(columns), _PG_STEP_GATE)}" if rider is not None else ""
-    return f"WITH {moved}, {_PG_STEP_PARTS}{ride} SELECT count(*) FROM moved"
+    n = first + len(columns)  # then the reservation's two, then the rider's
+    parts = [moved, _PG_STEP_PARTS]
+    gate = f"{_PG_STEP_GATE} AND {_PG_ARMED_ALL}" if arms else _PG_STEP_GATE
+    if rider is not None:
+        parts.append(rider(n + (2 if reserve is not None else 0), gate))
+        gate = rider_written or gate
+    checks: list[tuple[str, str]] = [(_PG_ARMED_ALL, "seals")] if arms else []
+    if reserve is not None:
+        g, amount = f"${n}::BIGINT", f"${n + 1}::NUMERIC"
+        parts.append(
+            f"reserved AS (UPDATE guarantees SET reserved_amount = reserved_amount + {amount}, used = true "
+            f"WHERE id = {g} AND status = 'valid' "
+            f"AND reference_amount - reserved_amount - recovered_amount >= {amount} {reserve}AND {gate} "
+            "RETURNING id)"
+        )
+        checks.append(("EXISTS (SELECT 1 FROM reserved)", "guarantee"))
+    sql = f"WITH {', '.join(parts)} SELECT count(*) FROM moved"
+    if checks:
+        ok = " AND ".join(c for c, _ in checks)
+        reason = " ".join(f"WHEN NOT {c} THEN '{r}'" for c, r in checks)
+        sql += f" WHERE tamga_require({ok}, CASE {reason} END)"
+    return sql
 
 
 def _columns_as(table: Any, alias: str, prefix: str) -> str:
@@ -125,12 +158,7 @@ _PG_LODGING_PARTIES = (
 )
 _PG_MOVEMENT_WITH_TERMS = (
     "SELECT m.*, g.kind AS g_kind, g.grn AS g_grn, g.currency AS g_currency "
-    "FROM movements m JOIN guarantees g ON g.id = m.guarantee_id WHERE {where} FOR UPDATE OF m"
-)
-_PG_RESERVE = (
-    "UPDATE guarantees SET reserved_amount = reserved_amount + $2::NUMERIC, used = true "
-    "WHERE id = $1::BIGINT AND status = 'valid' "
-    "AND reference_amount - reserved_amount - recovered_amount >= $2::NUMERIC {single}"
+    "FROM movements m JOIN guarantees g ON g.id = m.guarantee_id WHERE {where}{lock}"
 )
 _PG_COUNTERS = (
     "INSERT INTO counters (name, value) SELECT unnest($1::VARCHAR[]), 1 "
@@ -195,6 +223,14 @@ async def _insert_parts(
             await session.execute(insert(table), [{"movement_id": movement_id, **row} for row in rows])
 
 
+class Reservation(NamedTuple):
+    """What a step draws on a guarantee with its write (a release): the amount, on the guarantee's row."""
+
+    guarantee_id: int
+    amount: Decimal
+    single_use: bool  # an individual or cash guarantee serves one movement
+
+
 async def write_movement(
     session: AsyncSession,
     movement: Movement,
@@ -202,20 +238,23 @@ async def write_movement(
     *,
     events: list[dict[str, Any]],
     arm_seals: list[Seal] | None = None,
+    reserve: Reservation | None = None,
     rider: Rider | None = None,
     begin: bool = True,
 ) -> None:
-    """Write a step of a movement read for it: its changed columns, its new events, the seals it arms;
-    Conflict if the movement changed since it was read (the version check is the ORM's own,
-    `version_id_col`).
+    """Write a step of a movement read for it: its changed columns, its new events, the seals it arms,
+    the reservation on its guarantee. Raises `StaleMovement` if the movement changed since it was read
+    (the version check is the ORM's own, `version_id_col`), `SealsTaken` if a seal to arm is no longer
+    available, `GuaranteeShort` if the guarantee cannot cover the reservation.
 
-    One statement on PostgreSQL, on the driver: the movement's UPDATE, with the event INSERT, the seals'
-    UPDATE and a rider's writes (the audit append) as WITHs made only if it matched, so a step that lost
-    a race writes nothing. With `begin=False` it begins no transaction: it commits on its own unless the
-    session has begun one (`driver(begin=False)`), for a step read without a lock
-    (`movement_for_step(lock=False)`). On SQLite one statement each (no rider there), in the session's
-    transaction. The ORM objects are then told the new values as committed, so the session has nothing
-    left to flush for them.
+    One statement on PostgreSQL, on the driver (`_pg_step`): the movement's UPDATE, with the events, the
+    seals, a rider's writes (the audit append) and the reservation as WITHs made only if it matched, each
+    part checked, so a step that lost a race or found a seal or the guarantee short writes nothing. With
+    `begin=False` it begins no transaction: it commits on its own unless the session has begun one
+    (`driver(begin=False)`), for a step read without a lock (`movement_for_step(lock=False)`); the shared
+    guarantee's row is then held only while the statement runs and commits. On SQLite one statement each
+    (no rider there), in the session's transaction, which the caller rolls back on an error. The ORM
+    objects are then told the new values as committed, so the session has nothing left to flush for them.
     """
     version = movement.version
     seal_ids = [seal.id for seal in arm_seals or []]
@@ -224,9 +263,25 @@ async def write_movement(
         keys = tuple(changes)
         params = [movement.id, version, seal_ids, *_PG_EVENTS.arrays(events, _PG_EVENT_COLUMNS)]
         params += _PG_MOVEMENTS.values(changes, keys)
+        condition = None
+        if reserve is not None:
+            params += [reserve.guarantee_id, reserve.amount]
+            condition = "AND NOT used " if reserve.single_use else ""
         if rider is not None:
             params += rider.params
-        written = await raw.fetchval(_pg_step(keys, rider.ctes if rider is not None else None), *params) == 1
+        sql = _pg_step(
+            keys,
+            rider.ctes if rider is not None else None,
+            rider.written if rider is not None else None,
+            bool(seal_ids),
+            condition,
+        )
+        try:
+            written = await raw.fetchval(sql, *params) == 1
+        except PostgresError as exc:
+            if exc.sqlstate == "TGREQ":
+                raise (SealsTaken if str(exc) == "seals" else GuaranteeShort)(str(exc)) from exc
+            raise
     else:
         if rider is not None:
             raise ValueError("a rider goes on the PostgreSQL driver's statement only")
@@ -243,6 +298,8 @@ async def write_movement(
             .values(**changes, version=version + 1)
         )
         written = (await session.execute(stmt)).rowcount == 1  # type: ignore[attr-defined]
+        if written and reserve is not None and not await _reserve(session, reserve):
+            raise GuaranteeShort("guarantee")
     if not written:  # on SQLite the caller's transaction rolls the other statements back
         raise StaleMovement(f"movement {movement.id} was changed meanwhile; try again")
     committed(movement, [*changes.items(), ("version", version + 1)])
@@ -252,6 +309,14 @@ async def write_movement(
 
 class StaleMovement(Conflict):
     """A step's movement changed after it was read (another step won the race): nothing was written."""
+
+
+class SealsTaken(Conflict):
+    """A seal a step arms was no longer available when it wrote: nothing was written (on SQLite, roll back)."""
+
+
+class GuaranteeShort(Conflict):
+    """The guarantee could not cover a step's reservation: nothing was written (on SQLite, roll back)."""
 
 
 async def next_counters(session: AsyncSession, *names: str) -> dict[str, int]:
@@ -336,24 +401,17 @@ async def guarantee(session: AsyncSession, guarantee_id: int) -> Guarantee | Non
     return await session.get(Guarantee, guarantee_id, populate_existing=True)
 
 
-async def reserve(session: AsyncSession, guarantee_id: int, amount: Decimal, *, single_use: bool) -> bool:
-    """Draw `amount` on a guarantee if its balance covers it; tell whether it did (one atomic UPDATE).
-
-    Concurrent releases serialise on the guarantee's row: the loser re-reads the balance after
-    the winner commits and finds it short.
-    """
-    raw = await driver(session)
-    if raw is not None:
-        sql = _PG_RESERVE.format(single="AND NOT used" if single_use else "")
-        return bool(await raw.execute(sql, guarantee_id, amount) == "UPDATE 1")
+async def _reserve(session: AsyncSession, reservation: Reservation) -> bool:
+    """Draw a reservation on its guarantee if the balance covers it; tell whether it did (one UPDATE; on
+    PostgreSQL the step's own statement does it, `_pg_step`)."""
     g = Guarantee.__table__.c
     stmt = (
         update(Guarantee)
-        .where(g.id == guarantee_id, g.status == "valid")
-        .where(g.reference_amount - g.reserved_amount - g.recovered_amount >= amount)
-        .values(reserved_amount=g.reserved_amount + amount, used=True)
+        .where(g.id == reservation.guarantee_id, g.status == "valid")
+        .where(g.reference_amount - g.reserved_amount - g.recovered_amount >= reservation.amount)
+        .values(reserved_amount=g.reserved_amount + reservation.amount, used=True)
     )
-    if single_use:
+    if reservation.single_use:
         stmt = stmt.where(g.used.is_(False))
     result = await session.execute(stmt.execution_options(synchronize_session=False))
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -423,17 +481,21 @@ async def movement_by_ref(
 
 
 async def movement_with_guarantee_terms(
-    session: AsyncSession, ref: str
+    session: AsyncSession, ref: str, *, lock: bool = True
 ) -> tuple[Movement, tuple[str, str, str]] | None:
     """Give a movement by MRN or id, its row locked until commit (not the guarantee's), with its
     guarantee's kind, GRN and currency: what a release needs, in one round trip (on PostgreSQL read on
-    the driver and not in the session: write it with `write_movement`)."""
-    raw = await driver(session)
+    the driver and not in the session: write it with `write_movement`). With `lock=False`, on PostgreSQL,
+    read in no transaction, as `movement_for_step`."""
+    raw = await driver(session, begin=lock)
     if raw is not None:
         key = _ref_key(ref)
         if key is None:
             return None
-        found = await raw.fetchrow(_PG_MOVEMENT_WITH_TERMS.format(where=_pg_where_ref(key)), key[1])
+        sql = _PG_MOVEMENT_WITH_TERMS.format(
+            where=_pg_where_ref(key), lock=" FOR UPDATE OF m" if lock else ""
+        )
+        found = await raw.fetchrow(sql, key[1])
         if found is None:
             return None
         movement = instance(Movement, {k: v for k, v in found.items() if not k.startswith("g_")})

@@ -29,6 +29,7 @@ from tamga.models import (
     Guarantee,
     Movement,
     MovementEvent,
+    Seal,
 )
 from tamga.parties import repository as parties_repo
 from tamga.parties.domain import SealStatus, normalise_plate
@@ -509,9 +510,7 @@ async def accept(session: AsyncSession, principal: Principal, ref: str) -> Movem
             begin=rider is None,  # with its record it is whole alone; without, the record joins at commit
         )
     except repository.StaleMovement:
-        now_stands = await repository.movement_for_step(session, ref, lock=False)
-        if now_stands is not None:
-            _authorised(principal, now_stands, scope_of(now_stands), Action.ACCEPT)  # refused as it stands
+        await _refuse_as_it_stands(session, principal, ref, Action.ACCEPT)
         raise
     return movement
 
@@ -550,8 +549,16 @@ async def invalidate(session: AsyncSession, principal: Principal, ref: str, data
 async def release(
     session: AsyncSession, principal: Principal, settings: Settings, ref: str, data: schemas.Release
 ) -> Movement:
-    """Release for transit: reserve the amount at stake on the guarantee, arm the seals, set the time limit."""
-    found = await repository.movement_with_guarantee_terms(session, ref)  # _transition, plus the terms
+    """Release for transit: reserve the amount at stake on the guarantee, arm the seals, set the time limit.
+
+    On PostgreSQL it takes no lock and begins no transaction, as an acceptance: the movement (with its
+    guarantee's terms) and its seals are read, and the one write (the movement, its event, the armed
+    seals, the audit record, the reservation) is made only if the movement is still as read, every seal
+    still available and the guarantee's balance still covers the amount. The guarantee, whose row every
+    movement on it queues for, is then held only while that statement runs and commits, never across a
+    round trip. A release that lost a race is refused as things now stand.
+    """
+    found = await repository.movement_with_guarantee_terms(session, ref, lock=False)
     if found is None or not can_see(principal, scope := scope_of(found[0])):
         raise NotFound(f"no movement {ref}")
     movement, (kind, grn, currency) = found
@@ -569,15 +576,8 @@ async def release(
         time_limit = now + timedelta(days=days)
 
     declared = [s["serial"] for s in movement.seals]
-    seals = await parties_repo.seals_for_step(session, declared, lock=True)
-    by_serial = {s.serial: s for s in seals}
-    errors: list[FieldError] = []
-    for i, serial in enumerate(declared):
-        seal = by_serial.get(serial)
-        if seal is None or seal.status != SealStatus.AVAILABLE.value:
-            state = "not registered" if seal is None else seal.status
-            errors.append(FieldError(f"seals[{i}]", f"seal {serial} cannot be armed: {state}"))
-    if errors:
+    seals = await parties_repo.seals_for_step(session, declared)
+    if errors := _unarmable(declared, seals):
         raise Conflict("the declared seals cannot all be armed", errors=errors)
 
     details = {
@@ -587,41 +587,67 @@ async def release(
     }
     recorded = {"time_limit": time_limit, "reserved": movement.reserved_amount, "guarantee": grn}
     _audit(session, principal, movement, "release", before, {"status": target.value, **recorded})
-    await repository.write_movement(
-        session,
-        movement,
-        {
-            "seals": [{"serial": serial, "status": SealStatus.ARMED.value} for serial in declared],
-            "status": target.value,
-            "released_at": now,
-            "time_limit": time_limit,
-        },
-        events=[_event_row(now, "released", movement.departure_office, principal.subject, details)],
-        arm_seals=seals,
-        rider=audit.rider(session),  # the audit record in the same statement (PostgreSQL)
-    )
-    if kind != "waiver":
-        # Every movement on a guarantee queues on its row: everything else is written first (the
-        # movement, its seals, event and audit record above, taking its chain head; on SQLite the
-        # record now), so the reserve is the last statement and holds the row for one round trip and
-        # the commit.
-        await audit.append_now(session)
-        single = kind in ("individual", "cash")
-        if not await repository.reserve(
-            session, movement.guarantee_id, movement.reserved_amount, single_use=single
-        ):
-            # nothing above is committed: the caller rolls the whole unit of work back
-            fresh = await repository.guarantee(session, movement.guarantee_id)
-            assert fresh is not None
-            balance = fresh.reference_amount - fresh.reserved_amount - fresh.recovered_amount
-            raise InsufficientGuarantee(
-                f"guarantee {grn} cannot cover {movement.reserved_amount} {currency}: "
-                f"balance {balance} {currency}"
-                + ("; an individual guarantee serves one movement" if single and fresh.used else ""),
-                needed=str(movement.reserved_amount),
-                balance=str(balance),
-            )
+    rider = audit.rider(session)  # the audit record in the same statement (PostgreSQL)
+    if rider is None:
+        await audit.append_now(session)  # the chain heads before the guarantee's row, as everywhere
+    single = kind in ("individual", "cash")
+    reservation = repository.Reservation(movement.guarantee_id, movement.reserved_amount, single)
+    try:
+        await repository.write_movement(
+            session,
+            movement,
+            {
+                "seals": [{"serial": serial, "status": SealStatus.ARMED.value} for serial in declared],
+                "status": target.value,
+                "released_at": now,
+                "time_limit": time_limit,
+            },
+            events=[_event_row(now, "released", movement.departure_office, principal.subject, details)],
+            arm_seals=seals,
+            reserve=None if kind == "waiver" else reservation,
+            rider=rider,
+            begin=rider is None,  # with its record it is whole alone; without, the record joins at commit
+        )
+    except repository.StaleMovement:
+        await _refuse_as_it_stands(session, principal, ref, Action.RELEASE)
+        raise
+    except repository.SealsTaken:
+        # nothing was kept (on SQLite: undo the unit of work, which expires what it read), then say why
+        await session.rollback()
+        errors = _unarmable(declared, await parties_repo.seals_for_step(session, declared))
+        raise Conflict("the declared seals cannot all be armed", errors=errors) from None
+    except repository.GuaranteeShort:
+        await session.rollback()
+        fresh = await repository.guarantee(session, reservation.guarantee_id)
+        assert fresh is not None
+        balance = fresh.reference_amount - fresh.reserved_amount - fresh.recovered_amount
+        raise InsufficientGuarantee(
+            f"guarantee {grn} cannot cover {reservation.amount} {currency}: balance {balance} {currency}"
+            + ("; an individual guarantee serves one movement" if single and fresh.used else ""),
+            needed=str(reservation.amount),
+            balance=str(balance),
+        ) from None
     return movement
+
+
+def _unarmable(declared: list[str], seals: list[Seal]) -> list[FieldError]:
+    """Name each declared seal that cannot be armed now (not registered, or not available)."""
+    by_serial = {s.serial: s for s in seals}
+    errors: list[FieldError] = []
+    for i, serial in enumerate(declared):
+        seal = by_serial.get(serial)
+        if seal is None or seal.status != SealStatus.AVAILABLE.value:
+            state = "not registered" if seal is None else seal.status
+            errors.append(FieldError(f"seals[{i}]", f"seal {serial} cannot be armed: {state}"))
+    return errors
+
+
+async def _refuse_as_it_stands(session: AsyncSession, principal: Principal, ref: str, action: Action) -> None:
+    """After a step lost a race (`StaleMovement`): refuse it as the movement now stands if that no longer
+    allows it (409 naming the states that do); otherwise the caller re-raises (changed meanwhile)."""
+    now_stands = await repository.movement_for_step(session, ref, lock=False)
+    if now_stands is not None:
+        _authorised(principal, now_stands, scope_of(now_stands), action)
 
 
 async def notify_crossing(
