@@ -79,12 +79,9 @@ def _pg_insert_movement(with_id: bool, rider: Callable[[int, str | None], str] |
 
 
 _PG_STEP_GATE = "EXISTS (SELECT 1 FROM moved)"
-_PG_ARMED_ALL = "(SELECT count(*) FROM armed) = cardinality($3::BIGINT[])"
-_PG_STEP_PARTS = (
-    f"new_events AS ({_PG_EVENTS.insert_arrays(_PG_EVENT_COLUMNS, 4, (('movement_id', '$1::BIGINT'),))} "
-    f"WHERE {_PG_STEP_GATE}), "
-    "armed AS (UPDATE seals SET status = 'armed', movement_id = $1::BIGINT "
-    f"WHERE id = ANY($3::BIGINT[]) AND status = 'available' AND {_PG_STEP_GATE} RETURNING id)"
+_PG_STEP_EVENTS = (
+    f"new_events AS ({_PG_EVENTS.insert_arrays(_PG_EVENT_COLUMNS, 3, (('movement_id', '$1::BIGINT'),))} "
+    f"WHERE {_PG_STEP_GATE})"
 )
 
 
@@ -96,9 +93,10 @@ def _pg_step(
     arms: bool,
     reserve: str | None,
 ) -> str:
-    """A step of a movement: UPDATE of `columns` and its version ($1 the id, $2 the version read), its
-    events ($4...) and the seals it arms ($3) as WITHs; the columns' values, then a reservation's
-    (guarantee id and amount; `reserve` its extra condition), then a rider's WITHs and parameters.
+    """A step of a movement: UPDATE of `columns` and its version ($1 the id, $2 the version read) and its
+    events ($3...) as WITHs; its parameters, in order: the events' arrays, the columns' values, the ids of
+    the seals it arms (when it `arms`), a reservation's guarantee id and amount (`reserve` its extra
+    condition, when it draws on one), then a rider's.
 
     The UPDATE (`moved`) is read first and gates the rest: the events, seals, the rider's writes and the
     reservation are made only if it matched, so a step that lost a race (the version moved on) writes
@@ -106,22 +104,36 @@ def _pg_step(
     (armed only if still available), the rider's (the audit heads), the guarantee (drawn only if its
     balance covers the amount). When the movement matched but a seal or the guarantee did not,
     `tamga_require` fails the statement, naming which ('seals', 'guarantee'), and nothing is kept.
+    A step without seals has no seals' part: an empty array there would keep PostgreSQL planning the
+    statement afresh on every execution (its custom plan looks cheaper than the generic one).
     Gives the number of movements written (0 or 1)."""
-    first = 4 + len(_PG_EVENT_COLUMNS)
+    first = 3 + len(_PG_EVENT_COLUMNS)
     sets = _PG_MOVEMENTS.assignments(columns, first)
     moved = (
         f"moved AS (UPDATE movements SET {sets}, version = $2::INTEGER + 1 "
         "WHERE id = $1::BIGINT AND version = $2::INTEGER RETURNING id)"
     )
-    n = first + len(columns)  # then the reservation's two, then the rider's
-    parts = [moved, _PG_STEP_PARTS]
-    gate = f"{_PG_STEP_GATE} AND {_PG_ARMED_ALL}" if arms else _PG_STEP_GATE
-    if rider is not None:
-        parts.append(rider(n + (2 if reserve is not None else 0), gate))
-        gate = rider_written or gate
-    checks: list[tuple[str, str]] = [(_PG_ARMED_ALL, "seals")] if arms else []
+    n = first + len(columns)
+    parts = [moved, _PG_STEP_EVENTS]
+    gate = _PG_STEP_GATE
+    checks: list[tuple[str, str]] = []
+    if arms:
+        parts.append(
+            "armed AS (UPDATE seals SET status = 'armed', movement_id = $1::BIGINT "
+            f"WHERE id = ANY(${n}::BIGINT[]) AND status = 'available' AND {gate} RETURNING id)"
+        )
+        all_armed = f"(SELECT count(*) FROM armed) = cardinality(${n}::BIGINT[])"
+        checks.append((all_armed, "seals"))
+        gate = f"{gate} AND {all_armed}"
+        n += 1
+    reservation = n
     if reserve is not None:
-        g, amount = f"${n}::BIGINT", f"${n + 1}::NUMERIC"
+        n += 2
+    if rider is not None:
+        parts.append(rider(n, gate))
+        gate = rider_written or gate
+    if reserve is not None:
+        g, amount = f"${reservation}::BIGINT", f"${reservation + 1}::NUMERIC"
         parts.append(
             f"reserved AS (UPDATE guarantees SET reserved_amount = reserved_amount + {amount}, used = true "
             f"WHERE id = {g} AND status = 'valid' "
@@ -261,8 +273,10 @@ async def write_movement(
     raw = await driver(session, begin=begin)
     if raw is not None:
         keys = tuple(changes)
-        params = [movement.id, version, seal_ids, *_PG_EVENTS.arrays(events, _PG_EVENT_COLUMNS)]
+        params = [movement.id, version, *_PG_EVENTS.arrays(events, _PG_EVENT_COLUMNS)]
         params += _PG_MOVEMENTS.values(changes, keys)
+        if seal_ids:
+            params.append(seal_ids)
         condition = None
         if reserve is not None:
             params += [reserve.guarantee_id, reserve.amount]
