@@ -27,7 +27,6 @@ from tests.support.builders import (
 from tamga.audit import repository as audit_repo
 from tamga.audit.domain import Entry, record_hash
 from tamga.models import Movement
-from tamga.parties import repository as parties_repo
 from tamga.transit import repository
 from tamga.transit.mrn import is_valid_mrn
 
@@ -281,8 +280,8 @@ async def assert_release_left_nothing(http: httpx.AsyncClient, backend: Backend,
 async def test_a_release_overtaken_between_its_read_and_its_write(
     http: httpx.AsyncClient, backend: Backend, w: World, monkeypatch: pytest.MonkeyPatch, overtaker: str
 ) -> None:
-    """On PostgreSQL a release locks nothing and begins no transaction: between its reads and its one
-    write, another release can win. Made to happen here (the other runs while the first reads its seals):
+    """On PostgreSQL a release locks nothing and begins no transaction: between its read and its one
+    write, another release can win. Made to happen here (the other runs as the first comes to write):
     the release of the same movement, of another movement declaring the same seal, or of another
     movement on a guarantee that covers one. The loser is refused (as the movement now stands, naming the
     seal, or the balance) and writes nothing; the winner's records hash right."""
@@ -298,17 +297,16 @@ async def test_a_release_overtaken_between_its_read_and_its_write(
     else:
         seals = [shared_seal] if overtaker == "same seal" else [await seal(http, w.carrier)]
         other = await accepted_movement(http, w, grn, code, seals=seals)
-    read_seals = parties_repo.seals_for_step
+    write = repository.write_movement
     won: list[dict[str, Any]] = []
 
-    async def overtaken(session: AsyncSession, serials: Any, **kw: Any) -> Any:
-        found = await read_seals(session, serials, **kw)
-        monkeypatch.setattr(parties_repo, "seals_for_step", read_seals)  # the winner reads as usual
+    async def overtaken(*args: Any, **kw: Any) -> None:
+        monkeypatch.setattr(repository, "write_movement", write)  # the winner writes as usual
         release = f"/api/v1/movements/{other['mrn']}/release"
         won.append(ok(await http.post(release, json={}, headers=w.officer(BREST))))
-        return found
+        await write(*args, **kw)
 
-    monkeypatch.setattr(parties_repo, "seals_for_step", overtaken)
+    monkeypatch.setattr(repository, "write_movement", overtaken)
     lost = await http.post(f"/api/v1/movements/{first['mrn']}/release", json={}, headers=w.officer(BREST))
     assert lost.status_code == 409 and lost.headers["content-type"].startswith(PROBLEM), lost.text
     problem = lost.json()

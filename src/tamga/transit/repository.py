@@ -46,9 +46,10 @@ _OFFICE_COLUMNS = [c.name for c in _OFFICES.c]
 # release each send a handful of statements; SQLAlchemy's execution of them cost more CPU than the
 # database's work.
 _PG_MOVEMENTS, _PG_ITEMS, _PG_EVENTS, _PG_OFFICES = map(pg_table, (_MOVEMENTS, _ITEMS, _EVENTS, _OFFICES))
-_PG_GUARANTEES, _PG_OPERATORS = (
+_PG_GUARANTEES, _PG_OPERATORS, _PG_SEALS = (
     pg_table(cast(Table, Guarantee.__table__)),
     pg_table(cast(Table, Operator.__table__)),
+    pg_table(_SEALS),
 )
 _MOVEMENT_COLUMNS = tuple(c.name for c in _MOVEMENTS.c if c.name != "id")
 _PG_NEW_PARTS = tuple(
@@ -168,9 +169,13 @@ _PG_LODGING_PARTIES = (
     "LEFT JOIN operators o ON o.id = ANY($3::BIGINT[]) "
     "LEFT JOIN guarantees g ON g.grn = $1::VARCHAR AND g.holder_id = o.id AND o.id = $2::BIGINT"
 )
-_PG_MOVEMENT_WITH_TERMS = (
-    "SELECT m.*, g.kind AS g_kind, g.grn AS g_grn, g.currency AS g_currency "
-    "FROM movements m JOIN guarantees g ON g.id = m.guarantee_id WHERE {where}{lock}"
+# a row per declared seal registered (one with the seal's columns NULL when none is), each with the
+# movement and its guarantee's terms
+_PG_MOVEMENT_FOR_RELEASE = (
+    f"SELECT m.*, g.kind AS g_kind, g.grn AS g_grn, g.currency AS g_currency, {_columns_as(_PG_SEALS, 's', 's_')} "
+    "FROM movements m JOIN guarantees g ON g.id = m.guarantee_id "
+    "LEFT JOIN seals s ON s.serial IN (SELECT e ->> 'serial' FROM json_array_elements(m.seals) AS e) "
+    "WHERE {where} ORDER BY s.id"
 )
 _PG_COUNTERS = (
     "INSERT INTO counters (name, value) SELECT unnest($1::VARCHAR[]), 1 "
@@ -494,34 +499,46 @@ async def movement_by_ref(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def movement_with_guarantee_terms(
-    session: AsyncSession, ref: str, *, lock: bool = True
-) -> tuple[Movement, tuple[str, str, str]] | None:
-    """Give a movement by MRN or id, its row locked until commit (not the guarantee's), with its
-    guarantee's kind, GRN and currency: what a release needs, in one round trip (on PostgreSQL read on
-    the driver and not in the session: write it with `write_movement`). With `lock=False`, on PostgreSQL,
-    read in no transaction, as `movement_for_step`."""
-    raw = await driver(session, begin=lock)
+class ReleaseRead(NamedTuple):
+    """What a release reads: the movement, its guarantee's kind, GRN and currency, and its seals' rows."""
+
+    movement: Movement
+    kind: str
+    grn: str
+    currency: str
+    seals: list[Seal]  # the registered ones among those declared, in id order
+
+
+async def movement_for_release(session: AsyncSession, ref: str) -> ReleaseRead | None:
+    """Give a movement by MRN or id with its guarantee's terms and its declared seals, for a release
+    written with `write_movement`. On PostgreSQL in one statement, read on the driver in no transaction
+    and locking nothing (`write_movement(begin=False)` checks what it relies on); on SQLite in the
+    session's transaction, whose one writer serialises."""
+    raw = await driver(session, begin=False)
     if raw is not None:
         key = _ref_key(ref)
         if key is None:
             return None
-        sql = _PG_MOVEMENT_WITH_TERMS.format(
-            where=_pg_where_ref(key), lock=" FOR UPDATE OF m" if lock else ""
-        )
-        found = await raw.fetchrow(sql, key[1])
-        if found is None:
+        rows = await raw.fetch(_PG_MOVEMENT_FOR_RELEASE.format(where=_pg_where_ref(key)), key[1])
+        if not rows:
             return None
-        movement = instance(Movement, {k: v for k, v in found.items() if not k.startswith("g_")})
-        return movement, (found["g_kind"], found["g_grn"], found["g_currency"])
+        first = rows[0]
+        movement = instance(Movement, {k: first[k] for k in _PG_MOVEMENTS.casts})
+        seals = [instance(Seal, _split(row, "s_")) for row in rows if row["s_id"] is not None]
+        return ReleaseRead(movement, first["g_kind"], first["g_grn"], first["g_currency"], seals)
     g = Guarantee.__table__.c
     stmt = _where_ref(select(Movement, g.kind, g.grn, g.currency).join_from(Movement, Guarantee), ref)
     if stmt is None:
         return None
-    row = (await session.execute(stmt.with_for_update(of=Movement))).one_or_none()
+    row = (await session.execute(stmt)).one_or_none()
     if row is None:
         return None
-    return row[0], (str(row[1]), str(row[2]), str(row[3]))
+    movement = row[0]
+    serials = [s["serial"] for s in movement.seals]
+    declared = (
+        await session.execute(select(Seal).where(Seal.serial.in_(serials)).order_by(Seal.id))
+    ).scalars()
+    return ReleaseRead(movement, str(row[1]), str(row[2]), str(row[3]), list(declared))
 
 
 def visible_to(stmt: Select[T], principal: Principal) -> Select[T] | None:

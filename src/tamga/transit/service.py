@@ -551,17 +551,17 @@ async def release(
 ) -> Movement:
     """Release for transit: reserve the amount at stake on the guarantee, arm the seals, set the time limit.
 
-    On PostgreSQL it takes no lock and begins no transaction, as an acceptance: the movement (with its
-    guarantee's terms) and its seals are read, and the one write (the movement, its event, the armed
+    On PostgreSQL it takes no lock and begins no transaction, as an acceptance: the movement, with its
+    guarantee's terms and its seals, is read in one statement, and the one write (the movement, its event, the armed
     seals, the audit record, the reservation) is made only if the movement is still as read, every seal
     still available and the guarantee's balance still covers the amount. The guarantee, whose row every
     movement on it queues for, is then held only while that statement runs and commits, never across a
     round trip. A release that lost a race is refused as things now stand.
     """
-    found = await repository.movement_with_guarantee_terms(session, ref, lock=False)
-    if found is None or not can_see(principal, scope := scope_of(found[0])):
+    found = await repository.movement_for_release(session, ref)
+    if found is None or not can_see(principal, scope := scope_of(found.movement)):
         raise NotFound(f"no movement {ref}")
-    movement, (kind, grn, currency) = found
+    movement, kind, grn, currency, seals = found
     target = _authorised(principal, movement, scope, Action.RELEASE)
     before, now = movement.status, utcnow()
     if data.time_limit is not None:
@@ -576,7 +576,6 @@ async def release(
         time_limit = now + timedelta(days=days)
 
     declared = [s["serial"] for s in movement.seals]
-    seals = await parties_repo.seals_for_step(session, declared)
     if errors := _unarmable(declared, seals):
         raise Conflict("the declared seals cannot all be armed", errors=errors)
 
