@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tamga.kit.db import driver
-from tamga.kit.pg import instance
 from tamga.models import Operator, Seal, Vehicle
 
 
@@ -64,20 +62,6 @@ async def seals_by_serials(
     if lock:
         stmt = stmt.with_for_update()
     return list((await session.execute(stmt)).scalars().all())
-
-
-_PG_SEALS = "SELECT * FROM seals WHERE serial = ANY($1::VARCHAR[]) ORDER BY id"
-
-
-async def seals_for_step(session: AsyncSession, serials: Sequence[str], *, lock: bool = False) -> list[Seal]:
-    """Give the seals with these serials, in id order, `lock`ed until commit, for a use case that reads
-    them and writes them by a statement of its own (a release arms them with `write_movement`): on
-    PostgreSQL they are read on the driver and are not in the session; unlocked, in no transaction."""
-    raw = await driver(session, begin=lock)
-    if raw is None:
-        return await seals_by_serials(session, serials, lock=lock)
-    rows = await raw.fetch(_PG_SEALS + (" FOR UPDATE" if lock else ""), list(serials))
-    return [instance(Seal, row) for row in rows]
 
 
 async def list_seals(

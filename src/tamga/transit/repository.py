@@ -268,7 +268,7 @@ async def write_movement(
     seals, a rider's writes (the audit append) and the reservation as WITHs made only if it matched, each
     part checked, so a step that lost a race or found a seal or the guarantee short writes nothing. With
     `begin=False` it begins no transaction: it commits on its own unless the session has begun one
-    (`driver(begin=False)`), for a step read without a lock (`movement_for_step(lock=False)`); the shared
+    (`driver(begin=False)`), for a step read without a lock (`movement_for_step`, `movement_for_release`); the shared
     guarantee's row is then held only while the statement runs and commits. On SQLite one statement each
     (no rider there), in the session's transaction, which the caller rolls back on an error. The ORM
     objects are then told the new values as committed, so the session has nothing left to flush for them.
@@ -469,19 +469,17 @@ def _pg_where_ref(key: tuple[str, int | str]) -> str:
     return "m.id = $1::BIGINT" if key[0] == "id" else "m.mrn = $1::VARCHAR"
 
 
-async def movement_for_step(session: AsyncSession, ref: str, *, lock: bool = True) -> Movement | None:
-    """Give a movement by MRN or id for a step written with `write_movement` (on PostgreSQL it is read
-    on the driver and not in the session): its row locked until commit, or with `lock=False` read in no
-    transaction, for a step written with `write_movement(begin=False)`, whose version check then stands
-    in for the lock (on SQLite, which has one writer, the session's transaction as ever)."""
-    raw = await driver(session, begin=lock)
+async def movement_for_step(session: AsyncSession, ref: str) -> Movement | None:
+    """Give a movement by MRN or id for a step written with `write_movement(begin=False)`: on PostgreSQL
+    read on the driver, not in the session, in no transaction and locking nothing (the write's version
+    check stands in for the lock); on SQLite, which has one writer, in the session's transaction."""
+    raw = await driver(session, begin=False)
     if raw is None:
         return await movement_by_ref(session, ref, lock=True)
     key = _ref_key(ref)
     if key is None:
         return None
-    lock_clause = " FOR UPDATE" if lock else ""
-    row = await raw.fetchrow(f"SELECT * FROM movements m WHERE {_pg_where_ref(key)}{lock_clause}", key[1])
+    row = await raw.fetchrow(f"SELECT * FROM movements m WHERE {_pg_where_ref(key)}", key[1])
     return None if row is None else instance(Movement, row)
 
 

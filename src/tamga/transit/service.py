@@ -483,7 +483,7 @@ async def accept(session: AsyncSession, principal: Principal, ref: str) -> Movem
     is made only if the movement is still as read. An acceptance that lost a race is refused as the
     movement now stands (already accepted: 409 naming the states that allow it).
     """
-    movement = await repository.movement_for_step(session, ref, lock=False)  # read for write_movement
+    movement = await repository.movement_for_step(session, ref)  # read for write_movement
     if movement is None or not can_see(principal, scope := scope_of(movement)):
         raise NotFound(f"no movement {ref}")
     target = _authorised(principal, movement, scope, Action.ACCEPT)
@@ -613,7 +613,7 @@ async def release(
     except repository.SealsTaken:
         # nothing was kept (on SQLite: undo the unit of work, which expires what it read), then say why
         await session.rollback()
-        errors = _unarmable(declared, await parties_repo.seals_for_step(session, declared))
+        errors = _unarmable(declared, await parties_repo.seals_by_serials(session, declared))
         raise Conflict("the declared seals cannot all be armed", errors=errors) from None
     except repository.GuaranteeShort:
         await session.rollback()
@@ -644,7 +644,7 @@ def _unarmable(declared: list[str], seals: list[Seal]) -> list[FieldError]:
 async def _refuse_as_it_stands(session: AsyncSession, principal: Principal, ref: str, action: Action) -> None:
     """After a step lost a race (`StaleMovement`): refuse it as the movement now stands if that no longer
     allows it (409 naming the states that do); otherwise the caller re-raises (changed meanwhile)."""
-    now_stands = await repository.movement_for_step(session, ref, lock=False)
+    now_stands = await repository.movement_for_step(session, ref)
     if now_stands is not None:
         _authorised(principal, now_stands, scope_of(now_stands), action)
 
