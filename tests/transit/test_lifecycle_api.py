@@ -15,12 +15,13 @@ from tests.support.builders import (
     REDKI,
     declaration,
     ok,
+    seal,
     world,
 )
 
 from tamga.audit import repository as audit_repo
 from tamga.audit.domain import GENESIS_HASH, Entry, chain_of, record_hash
-from tamga.models import AuditRecord, Movement
+from tamga.models import AuditRecord, Movement, Seal
 from tamga.transit.mrn import is_valid_mrn
 
 
@@ -119,6 +120,33 @@ async def assert_audited(backend: Backend, movement_id: str, mrn: str, grn: str)
         entry = Entry(r.seq, r.at, r.actor, r.action, r.entity_type, r.entity_id, r.before, r.after, r.chain)
         assert r.hash == record_hash(entry, r.prev_hash)
         assert r.prev_hash == (by_seq[r.seq - 1].hash if r.seq > 1 else GENESIS_HASH)
+
+
+async def test_release_arms_every_declared_seal_or_none(http: httpx.AsyncClient, backend: Backend) -> None:
+    """The release reads the declared seals with the movement (in one statement on PostgreSQL) and arms
+    them all; a declared seal that is not available refuses the release, naming it by its place in the
+    declaration, and arms none."""
+    w = await world(http)
+    first, second, third = [await seal(http, w.carrier) for _ in range(3)]
+    declared = [second, first]  # not in the seals' id order
+    m = ok(
+        await http.post("/api/v1/movements", json=declaration(w, seals=declared), headers=w.declarant), 201
+    )
+    ok(await http.post(f"/api/v1/movements/{m['id']}/accept", headers=w.officer(BREST)))
+    m = ok(await http.post(f"/api/v1/movements/{m['id']}/release", json={}, headers=w.officer(BREST)))
+    assert m["seals"] == [{"serial": s, "status": "armed"} for s in declared]
+
+    other = declaration(w, seals=[third, first])  # the first is armed on the movement above now
+    o = ok(await http.post("/api/v1/movements", json=other, headers=w.declarant), 201)
+    ok(await http.post(f"/api/v1/movements/{o['id']}/accept", headers=w.officer(BREST)))
+    r = await http.post(f"/api/v1/movements/{o['id']}/release", json={}, headers=w.officer(BREST))
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"] == [{"field": "seals[1]", "reason": f"seal {first} cannot be armed: armed"}]
+    async with backend.db.session() as session:
+        rows = (await session.execute(select(Seal.serial, Seal.status, Seal.movement_id))).all()
+    states = {serial: (status, movement_id) for serial, status, movement_id in rows}
+    assert states[first] == states[second] == ("armed", m["id"])
+    assert states[third] == ("available", None)
 
 
 async def test_illegal_transition_is_409_naming_allowed_states(http: httpx.AsyncClient) -> None:

@@ -174,7 +174,8 @@ _PG_LODGING_PARTIES = (
 _PG_MOVEMENT_FOR_RELEASE = (
     f"SELECT m.*, g.kind AS g_kind, g.grn AS g_grn, g.currency AS g_currency, {_columns_as(_PG_SEALS, 's', 's_')} "
     "FROM movements m JOIN guarantees g ON g.id = m.guarantee_id "
-    "LEFT JOIN seals s ON s.serial IN (SELECT e ->> 'serial' FROM json_array_elements(m.seals) AS e) "
+    "LEFT JOIN LATERAL (SELECT s.* FROM json_array_elements(m.seals) AS e "
+    "JOIN seals s ON s.serial = e ->> 'serial') AS s ON true "
     "WHERE {where} ORDER BY s.id"
 )
 _PG_COUNTERS = (
