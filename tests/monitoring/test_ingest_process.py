@@ -4,20 +4,16 @@ that process, opens an alarm, on each database."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
 from tests.conftest import Backend
 from tests.monitoring.pipeline import numbered, running
 from tests.monitoring.tracks import Trip
-from tests.support.ingest_process import Server, free_port
+from tests.support.ingest_process import Server, alarms_after_egts, free_port
 
-from tamga.models import Alarm
 from tamga.monitoring.domain import Rule
 from tamga.simulate.corridors import CORRIDORS
-from tamga.simulate.devices import EgtsDevice
 
 KOZLOVICHI_MINSK = CORRIDORS["m1-kozlovichi-brest-minsk"]
 
@@ -33,22 +29,7 @@ async def test_tamga_ingest_monitors_what_its_gateways_store(backend: Backend, t
     server = Server(backend.url, free_port(), tmp_path / "ingest.log")
     server.start(wialon_enabled="false", monitoring_tick_s="3600")
     try:
-        await server.ready()
-        terminal = EgtsDevice(released.device_id, 7, "127.0.0.1", server.port)
-        await terminal.connect()
-        try:
-            assert await terminal.send(fixes) == 0  # every record confirmed
-        finally:
-            await terminal.close()
-        query = select(Alarm.rule).where(Alarm.movement_id == released.id)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 90  # a cold start loads the boundaries and compiles the engine first
-        while True:
-            async with backend.db.session() as session:
-                rules = (await session.execute(query)).scalars().all()
-            if rules or loop.time() > deadline:
-                break
-            await asyncio.sleep(0.2)
+        rules = await alarms_after_egts(server, backend.db, released.id, released.device_id, fixes)
         assert rules == [Rule.SEAL_OPENED.value], server.log.read_text()
     finally:
         server.stop()

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from tests.conftest import Backend
 from tests.monitoring.pipeline import SimClock, numbered, running
 from tests.monitoring.tracks import Trip
-from tests.support.ingest_process import Server, free_port
+from tests.support.ingest_process import Server, alarms_after_egts, free_port
 from tests.support.nats import own_bus, require_nats
 
 from tamga.ingest import store
@@ -28,7 +28,6 @@ from tamga.monitoring.domain import Rule
 from tamga.monitoring.service import AlarmHub, Monitor, run_monitor_nats
 from tamga.monitoring.tasks import MonitoringTasks
 from tamga.simulate.corridors import CORRIDORS
-from tamga.simulate.devices import EgtsDevice
 
 URL = require_nats()
 KOZLOVICHI_MINSK = CORRIDORS["m1-kozlovichi-brest-minsk"]
@@ -192,22 +191,7 @@ async def test_tamga_ingest_publishes_and_a_monitor_elsewhere_opens_the_alarm(
         monitoring = MonitoringTasks(backend.db, NatsFixConsumer(config), settings, AlarmHub())
         monitoring.start()
         try:
-            await server.ready()
-            terminal = EgtsDevice(released.device_id, 7, "127.0.0.1", server.port)
-            await terminal.connect()
-            try:
-                assert await terminal.send(fixes) == 0  # every record confirmed
-            finally:
-                await terminal.close()
-            query = select(Alarm.rule).where(Alarm.movement_id == released.id)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 90  # a cold start loads the boundaries and compiles the engine first
-            while True:
-                async with backend.db.session() as session:
-                    rules = (await session.execute(query)).scalars().all()
-                if rules or loop.time() > deadline:
-                    break
-                await asyncio.sleep(0.2)
+            rules = await alarms_after_egts(server, backend.db, released.id, released.device_id, fixes)
             assert rules == [Rule.SEAL_OPENED.value], server.log.read_text()
             assert monitoring.monitor.fixes_seen == len(fixes)  # taken here, from the bus
         finally:

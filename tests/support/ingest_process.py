@@ -9,6 +9,13 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from tamga.kit.db import Database
+from tamga.models import Alarm
+from tamga.simulate.devices import EgtsDevice
 
 
 def free_port() -> int:
@@ -76,3 +83,27 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+
+
+async def alarms_after_egts(
+    server: Server, db: Database, movement_id: int, device_id: str, fixes: Any
+) -> list[str]:
+    """Send the fixes to the running server's EGTS port as a terminal (every record must be confirmed),
+    then give the rules of the movement's alarms once there are any (or after 90 s: a cold start loads
+    the boundaries and compiles the engine first)."""
+    await server.ready()
+    terminal = EgtsDevice(device_id, 7, "127.0.0.1", server.port)
+    await terminal.connect()
+    try:
+        assert await terminal.send(fixes) == 0  # every record confirmed
+    finally:
+        await terminal.close()
+    query = select(Alarm.rule).where(Alarm.movement_id == movement_id)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 90
+    while True:
+        async with db.session() as session:
+            rules = list((await session.execute(query)).scalars().all())
+        if rules or loop.time() > deadline:
+            return rules
+        await asyncio.sleep(0.2)

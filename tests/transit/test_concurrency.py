@@ -82,6 +82,17 @@ async def stake_of_one(http: httpx.AsyncClient, w: World) -> Decimal:
     return amount
 
 
+async def race_releases(
+    base_url: str, shared: httpx.AsyncClient | None, w: World, *movements: dict[str, Any]
+) -> list[httpx.Response]:
+    """Release the movements at once (`race`), as the office of departure."""
+    return await race(
+        base_url,
+        shared,
+        *(post(f"/api/v1/movements/{m['mrn']}/release", w.officer(BREST), {}) for m in movements),
+    )
+
+
 def assert_one_winner(
     responses: list[httpx.Response], loser_type: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -110,12 +121,7 @@ async def test_concurrent_releases_on_a_guarantee_that_covers_one(
         b = await accepted_movement(http, w, grn, code)
         assert Decimal(a["reserved_amount"]) == Decimal(b["reserved_amount"]) == stake
 
-        responses = await race(
-            base_url,
-            http if clients == "shared" else None,
-            post(f"/api/v1/movements/{a['mrn']}/release", w.officer(BREST), {}),
-            post(f"/api/v1/movements/{b['mrn']}/release", w.officer(BREST), {}),
-        )
+        responses = await race_releases(base_url, http if clients == "shared" else None, w, a, b)
         won, problem = assert_one_winner(responses, "guarantee-balance")
         assert won["status"] == "released" and won["seals"][0]["status"] == "armed"
         assert Decimal(problem["needed"]) == stake
@@ -140,12 +146,7 @@ async def test_concurrent_releases_on_an_individual_guarantee(
         grn, code = await guarantee(http, w.holder_id, str(stake * 10), kind="individual")
         a = await accepted_movement(http, w, grn, code)
         b = await accepted_movement(http, w, grn, code)
-        responses = await race(
-            base_url,
-            None,
-            post(f"/api/v1/movements/{a['mrn']}/release", w.officer(BREST), {}),
-            post(f"/api/v1/movements/{b['mrn']}/release", w.officer(BREST), {}),
-        )
+        responses = await race_releases(base_url, None, w, a, b)
         assert_one_winner(responses, "guarantee-balance")
         g = ok(await http.get(f"/api/v1/guarantees/{grn}", headers=w.declarant))
         assert Decimal(g["reserved_amount"]) == stake
@@ -251,12 +252,7 @@ async def test_concurrent_releases_without_a_transaction(
         grn, code = await guarantee(http, w.holder_id, str(reference))
         a = await accepted_movement(http, w, grn, code)
         b = await accepted_movement(http, w, grn, code)
-        responses = await race(
-            base_url,
-            None,
-            post(f"/api/v1/movements/{a['mrn']}/release", w.officer(BREST), {}),
-            post(f"/api/v1/movements/{b['mrn']}/release", w.officer(BREST), {}),
-        )
+        responses = await race_releases(base_url, None, w, a, b)
         won, problem = assert_one_winner(responses, "guarantee-balance")
         assert Decimal(problem["balance"]) == reference - stake
         g = ok(await http.get(f"/api/v1/guarantees/{grn}", headers=w.declarant))
