@@ -28,6 +28,9 @@ One run, five parts, each against a baseline measured in the same run:
    latency. Releases are back-dated two hours so that every device has a past to report (fixes are
    dated one second apart, and a fix more than five minutes in the future is refused); the time-rule tick
    is set to an hour so that the back-dating does not raise signal-lost alarms by the thousand.
+   With `--e2e-bus nats` the fix bus is a NATS JetStream stream of the run's own (the same `tamga serve`
+   publishes to it and consumes it back through the broker; `e2e_nats_...` figures); `--e2e-bus both`
+   runs the part twice, the in-process bus first, as the baseline (`e2e_nats_over_process`).
 4. **State size.** Bytes of engine state per movement: a `MovementState` measured with `sys.getsizeof`
    recursively (the object, its datetimes, floats, strings and set) and as a pickle; a `StateTable` row
    (its columns' item sizes, cached plan numbers, the id map). The shared route geometry (segments and
@@ -806,7 +809,11 @@ def _confirmed(packet: Any) -> int:
     )
 
 
-async def e2e_part(args: argparse.Namespace) -> dict[str, Any]:
+async def e2e_part(args: argparse.Namespace, bus: str = "process") -> dict[str, Any]:
+    """The end-to-end part with the fix bus in the server's process, or on NATS JetStream (`bus="nats"`:
+    the same `tamga serve` publishes what its gateways store to a stream of the run's own and consumes
+    it back through the broker; the stream is deleted afterwards). The figures of a NATS run are keyed
+    `e2e_nats_...`."""
     backend = args.e2e_backend
     if backend == "auto":
         try:
@@ -817,8 +824,9 @@ async def e2e_part(args: argparse.Namespace) -> dict[str, Any]:
             backend = "postgres"
         except Exception:
             backend = "sqlite"
+    on = "fix bus on NATS JetStream" if bus == "nats" else "fix bus in the process"
     say(
-        f"\n== end to end: {args.connections:,} EGTS connections -> store -> engine -> alarm stream ({backend}) =="
+        f"\n== end to end: {args.connections:,} EGTS connections -> store -> engine -> alarm stream ({backend}; {on}) =="
     )
     async with fresh_database(backend, args.postgres_url) as url:
         device_movement, password = await seed_movements(url, args.connections)
@@ -861,6 +869,15 @@ async def e2e_part(args: argparse.Namespace) -> dict[str, Any]:
             TAMGA_INGEST_MAX_MESSAGES_PER_S="100000",
             TAMGA_INGEST_MESSAGE_BURST="100000",
         )
+        run = uuid.uuid4().hex[:10]
+        stream = f"TAMGA_BENCH_{run}"
+        if bus == "nats":
+            env.update(
+                TAMGA_BUS_URL=args.nats_url,
+                TAMGA_BUS_STREAM=stream,
+                TAMGA_BUS_SUBJECT=f"tamga-bench.{run}.fixes",
+                TAMGA_BUS_CONSUMER=f"bench-{run}",
+            )
         log = Path(tempfile.gettempdir()) / f"tamga-bench-monitoring-{uuid.uuid4().hex[:6]}.log"
         with log.open("wb") as sink:
             proc = await asyncio.create_subprocess_exec(
@@ -874,10 +891,13 @@ async def e2e_part(args: argparse.Namespace) -> dict[str, Any]:
             )
         base = f"http://127.0.0.1:{http_port}"
         try:
-            return {
+            figures = {
                 "e2e_backend": backend,
                 **await _drive(args, base, egts_port, devices, password, proc, log),
             }
+            if bus == "nats":
+                return {k.replace("e2e_", "e2e_nats_", 1): v for k, v in figures.items()}
+            return figures
         finally:
             if proc.returncode is None:
                 proc.send_signal(signal.SIGTERM)
@@ -886,6 +906,20 @@ async def e2e_part(args: argparse.Namespace) -> dict[str, Any]:
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+            if bus == "nats":
+                await _delete_stream(args.nats_url, stream)
+
+
+async def _delete_stream(url: str, stream: str) -> None:
+    import nats
+    import nats.js.errors
+
+    nc = await nats.connect(url)
+    try:
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await nc.jetstream().delete_stream(stream)
+    finally:
+        await nc.close()
 
 
 async def _drive(
@@ -1064,6 +1098,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--e2e-seconds", type=float, default=30.0, help="no new packets after this (but detours)"
     )
     parser.add_argument("--e2e-backend", choices=["auto", "sqlite", "postgres"], default="auto")
+    parser.add_argument(
+        "--e2e-bus",
+        choices=["process", "nats", "both"],
+        default="process",
+        help="the fix bus of the end-to-end part: in the server's process, NATS JetStream, or both in turn",
+    )
+    parser.add_argument(
+        "--nats-url",
+        default=os.environ.get("TAMGA_BENCH_NATS_URL", "nats://127.0.0.1:4222"),
+        help="the NATS server (with JetStream) for --e2e-bus nats (env TAMGA_BENCH_NATS_URL)",
+    )
     parser.add_argument("--fuzz", type=int, default=100_000)
     parser.add_argument(
         "--postgres-url",
@@ -1106,11 +1151,23 @@ def main(argv: list[str] | None = None) -> int:
     if "fuzz" not in args.skip:
         out.update(fuzz_part(args.fuzz, args.seed))
     if "e2e" not in args.skip:
-        try:
-            out.update(asyncio.run(e2e_part(args)))
-        except Exception as exc:
-            say(f"   end to end failed: {type(exc).__name__}: {exc}")
-            out.update(e2e_fixes_per_s=None, e2e_p99_alarm_s=None, e2e_error=f"{type(exc).__name__}: {exc}")
+        buses = ["process", "nats"] if args.e2e_bus == "both" else [args.e2e_bus]
+        for bus in buses:
+            prefix = "e2e_nats_" if bus == "nats" else "e2e_"
+            try:
+                out.update(asyncio.run(e2e_part(args, bus)))
+            except Exception as exc:
+                say(f"   end to end failed: {type(exc).__name__}: {exc}")
+                out.update(
+                    {
+                        f"{prefix}fixes_per_s": None,
+                        f"{prefix}p99_alarm_s": None,
+                        f"{prefix}error": f"{type(exc).__name__}: {exc}",
+                    }
+                )
+        if out.get("e2e_fixes_per_s") and out.get("e2e_nats_fixes_per_s"):
+            out["e2e_nats_over_process"] = round(out["e2e_nats_fixes_per_s"] / out["e2e_fixes_per_s"], 2)
+            say(f"   NATS bus / in-process bus, fixes/s: {out['e2e_nats_over_process']}")
     for key in (
         "engine_fixes_per_s_per_core",
         "engine_vs_per_fix",
