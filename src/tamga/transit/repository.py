@@ -172,7 +172,8 @@ _PG_LODGING_PARTIES = (
 # a row per declared seal registered (one with the seal's columns NULL when none is), each with the
 # movement and its guarantee's terms
 _PG_MOVEMENT_FOR_RELEASE = (
-    f"SELECT m.*, g.kind AS g_kind, g.grn AS g_grn, g.currency AS g_currency, {_columns_as(_PG_SEALS, 's', 's_')} "
+    "SELECT m.*, g.kind AS g_kind, g.grn AS g_grn, g.currency AS g_currency, "
+    f"{_columns_as(_PG_SEALS, 's', 's_')} "
     "FROM movements m JOIN guarantees g ON g.id = m.guarantee_id "
     "LEFT JOIN LATERAL (SELECT s.* FROM json_array_elements(m.seals) AS e "
     "JOIN seals s ON s.serial = e ->> 'serial') AS s ON true "
@@ -269,8 +270,9 @@ async def write_movement(
     seals, a rider's writes (the audit append) and the reservation as WITHs made only if it matched, each
     part checked, so a step that lost a race or found a seal or the guarantee short writes nothing. With
     `begin=False` it begins no transaction: it commits on its own unless the session has begun one
-    (`driver(begin=False)`), for a step read without a lock (`movement_for_step`, `movement_for_release`); the shared
-    guarantee's row is then held only while the statement runs and commits. On SQLite one statement each
+    (`driver(begin=False)`), for a step read without a lock (`movement_for_step`,
+    `movement_for_release`); the shared guarantee's row is then held only while the statement runs and
+    commits. On SQLite one statement each
     (no rider there), in the session's transaction, which the caller rolls back on an error. The ORM
     objects are then told the new values as committed, so the session has nothing left to flush for them.
     """

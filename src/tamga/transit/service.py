@@ -552,11 +552,11 @@ async def release(
     """Release for transit: reserve the amount at stake on the guarantee, arm the seals, set the time limit.
 
     On PostgreSQL it takes no lock and begins no transaction, as an acceptance: the movement, with its
-    guarantee's terms and its seals, is read in one statement, and the one write (the movement, its event, the armed
-    seals, the audit record, the reservation) is made only if the movement is still as read, every seal
-    still available and the guarantee's balance still covers the amount. The guarantee, whose row every
-    movement on it queues for, is then held only while that statement runs and commits, never across a
-    round trip. A release that lost a race is refused as things now stand.
+    guarantee's terms and its seals, is read in one statement, and the one write (the movement, its
+    event, the armed seals, the audit record, the reservation) is made only if the movement is still as
+    read, every seal still available and the guarantee's balance still covers the amount. The guarantee,
+    whose row every movement on it queues for, is then held only while that statement runs and commits,
+    never across a round trip. A release that lost a race is refused as things now stand.
     """
     found = await repository.movement_for_release(session, ref)
     if found is None or not can_see(principal, scope := scope_of(found.movement)):
