@@ -276,7 +276,11 @@ async def driver(session: AsyncSession, *, begin: bool = True) -> Any | None:
     if cached is not None and transaction is not None and cached[0] is transaction and transaction.is_active:
         return cached[1]  # the same transaction holds the same connection
     connection = await session.connection()
-    fairy = await connection.get_raw_connection()
+    # checked out just now, so the pooled connection is at hand: no trip through a greenlet for it
+    # (`AsyncConnection.get_raw_connection` takes one)
+    sync = connection.sync_connection
+    assert sync is not None  # an AsyncConnection from a session is started
+    fairy = sync.connection
     adapter, raw = fairy.dbapi_connection, fairy.driver_connection
     if raw is None or adapter is None:  # pragma: no cover - a pooled connection always has both
         return None
