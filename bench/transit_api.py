@@ -1106,10 +1106,19 @@ def summary(runs: list[Run], args: argparse.Namespace) -> dict[str, Any]:
         out["http_over_service_ratio"] = out[f"http_over_service_ratio_{primary}"]
         out["http_over_service_ratio_backend"] = primary
     if "movements_per_s_postgres" in out:
-        out["target_met"] = (
-            out["movements_per_s_postgres"] >= TARGET_MOVEMENTS_PER_S
-            and out["p99_ms_postgres"] < TARGET_P99_MS
-        )
+        # met when a worker count measured meets both (an installation runs the one that does); the
+        # headline figures above are the fastest worker count's, whatever its p99
+        meeting = [
+            r.workers
+            for r in runs
+            if r.backend == "postgres"
+            and r.mode == "http"
+            and not r.errors
+            and r.per_s >= TARGET_MOVEMENTS_PER_S
+            and r.p(99) < TARGET_P99_MS
+        ]
+        out["target_met"] = bool(meeting)
+        out["target_met_with_workers"] = meeting
     return out
 
 
@@ -1180,10 +1189,15 @@ async def main(args: argparse.Namespace) -> int:
             f"{statistics.median(logins):.0f} ms median per login."
         )
     if "target_met" in out:
-        verdict = "[green]met[/green]" if out["target_met"] else "[red]not met[/red]"
+        met = out["target_met_with_workers"]
+        verdict = (
+            f"[green]met[/green] with {', '.join(map(str, met))} worker(s)"
+            if met
+            else "[red]not met[/red] with any worker count measured"
+        )
         console.print(
             f"target on PostgreSQL (>= {TARGET_MOVEMENTS_PER_S:.0f} movements/s, p99 < {TARGET_P99_MS:.0f} ms): "
-            f"{verdict} with {out['workers_postgres']} worker(s)"
+            f"{verdict}"
         )
     failed = [r for r in runs if r.errors]
     for r in failed:
