@@ -20,7 +20,7 @@ from tamga.clearance import risk_endpoints
 from tamga.config import Settings, get_settings
 from tamga.ingest import endpoints as ingest_endpoints
 from tamga.ingest.bus import FixBus
-from tamga.ingest.nats_bus import NatsBusConfig, NatsFixConsumer, NatsFixPublisher
+from tamga.ingest.nats_bus import NatsFixConsumer, NatsFixPublisher, close_publisher, fix_publisher
 from tamga.kit import notify
 from tamga.kit.db import Database
 from tamga.kit.http import BodyLimitMiddleware, SessionScopeMiddleware, install_error_handlers
@@ -49,12 +49,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     # The fix bus: in the process, or NATS JetStream (`bus_url`), where this process publishes what its
     # gateways and HTTP ingest store, and its monitoring (when on) consumes through the durable consumer.
-    nats = NatsBusConfig.from_settings(settings) if settings.bus_url else None
-    bus: FixBus | NatsFixPublisher = (
-        NatsFixPublisher(nats, max_queued=settings.ingest_bus_max_queued)
-        if nats is not None
-        else FixBus(settings.ingest_bus_max_queued)
-    )
+    bus = fix_publisher(settings)
     hub = AlarmHub()
 
     @asynccontextmanager
@@ -88,8 +83,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.state.gateways = gateways
         monitoring = None
         if settings.monitoring_in_app:
-            feed = NatsFixConsumer(nats) if nats is not None else bus
-            monitoring = MonitoringTasks(db, feed, settings, hub)  # type: ignore[arg-type]
+            feed = bus if isinstance(bus, FixBus) else NatsFixConsumer(bus.config)
+            monitoring = MonitoringTasks(db, feed, settings, hub)
             monitoring.start()
         app.state.monitoring = monitoring
         taxation = None
@@ -104,10 +99,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             await taxation.stop()
         if gateways is not None:
             await gateways.stop()
-        if isinstance(bus, FixBus):
-            bus.close()
-        else:
-            await bus.close()
+        await close_publisher(bus)
         if monitoring is not None:
             await monitoring.stop()
         if relay is not None:

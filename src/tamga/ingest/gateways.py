@@ -20,7 +20,7 @@ from tamga.ingest.bus import FixBus, FixPublisher
 from tamga.ingest.gateway_egts import EgtsGateway
 from tamga.ingest.gateway_wialon import WialonGateway
 from tamga.ingest.mqtt import MqttSubscriber
-from tamga.ingest.nats_bus import NatsBusConfig, NatsFixPublisher
+from tamga.ingest.nats_bus import NatsFixPublisher, close_publisher, fix_publisher
 from tamga.ingest.tcp import Ingest, Limits
 from tamga.kit.clock import utcnow
 from tamga.kit.db import Database, commit
@@ -133,15 +133,10 @@ async def run_until_stopped(
     With the in-process bus, `consumer` takes their bus (what is not consumed here is not consumed);
     with `bus_url` set they publish to NATS JetStream, and the monitoring runs in another process."""
     db = Database(settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo)
-    bus: FixBus | NatsFixPublisher
-    if settings.bus_url:
-        bus = NatsFixPublisher(
-            NatsBusConfig.from_settings(settings), max_queued=settings.ingest_bus_max_queued
-        )
+    bus = fix_publisher(settings)
+    if isinstance(bus, NatsFixPublisher):
         await bus.start()
         announce(f"publishing stored fixes to NATS JetStream {settings.bus_stream} on {settings.bus_url}")
-    else:
-        bus = FixBus(settings.ingest_bus_max_queued)
     gateways = Gateways(settings, db, bus)
     taking = consumer(db, bus) if consumer is not None and isinstance(bus, FixBus) else None
     stopping = asyncio.Event()
@@ -157,10 +152,7 @@ async def run_until_stopped(
         await stopping.wait()
     finally:
         await gateways.stop()
-        if isinstance(bus, FixBus):
-            bus.close()
-        else:
-            await bus.close()
+        await close_publisher(bus)
         if taking is not None:
             await taking.stop()
         await db.dispose()

@@ -63,7 +63,7 @@ from nats.js.api import (
 
 from tamga.config import Settings
 from tamga.ingest import bus_codec
-from tamga.ingest.bus import StoredFix, StoredFixes
+from tamga.ingest.bus import FixBus, StoredFix, StoredFixes
 
 log = logging.getLogger(__name__)
 
@@ -357,6 +357,24 @@ class NatsFixPublisher:
             self._queue.popleft()  # the head is never dropped while it is being sent
             self._queued -= head.fixes
             self.published += head.fixes
+
+
+def fix_publisher(settings: Settings) -> FixBus | NatsFixPublisher:
+    """Give where this process's gateways and HTTP ingest put what they store: NATS JetStream's publisher
+    when `bus_url` names a server (to be started), else the in-process bus."""
+    if settings.bus_url:
+        config = NatsBusConfig.from_settings(settings)
+        return NatsFixPublisher(config, max_queued=settings.ingest_bus_max_queued)
+    return FixBus(settings.ingest_bus_max_queued)
+
+
+async def close_publisher(bus: FixBus | NatsFixPublisher) -> None:
+    """Close a `fix_publisher`: the in-process bus at once (its consumer drains it), NATS's after sending
+    what is queued (for at most `STOP_WAIT_S`)."""
+    if isinstance(bus, FixBus):
+        bus.close()
+    else:
+        await bus.close()
 
 
 # --- the monitoring's side ------------------------------------------------------------------------
