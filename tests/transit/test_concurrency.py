@@ -25,7 +25,8 @@ from tests.support.builders import (
 )
 
 from tamga.audit import repository as audit_repo
-from tamga.audit.domain import Entry, record_hash
+from tamga.audit import service as audit
+from tamga.audit.domain import record_hash
 from tamga.models import Movement
 from tamga.transit import repository
 from tamga.transit.mrn import is_valid_mrn
@@ -201,8 +202,7 @@ async def production_tokens(
 def assert_hashed(records: list[Any]) -> None:
     """Each record's hash is what `tamga audit verify` recomputes from its fields and link."""
     for r in records:
-        entry = Entry(r.seq, r.at, r.actor, r.action, r.entity_type, r.entity_id, r.before, r.after, r.chain)
-        assert r.hash == record_hash(entry, r.prev_hash)
+        assert r.hash == record_hash(audit.entry_of(r), r.prev_hash)
 
 
 async def test_an_acceptance_that_loses_the_race_writes_nothing(

@@ -20,7 +20,8 @@ from tests.support.builders import (
 )
 
 from tamga.audit import repository as audit_repo
-from tamga.audit.domain import GENESIS_HASH, Entry, chain_of, record_hash
+from tamga.audit import service as audit
+from tamga.audit.domain import GENESIS_HASH, chain_of, record_hash
 from tamga.models import AuditRecord, Movement, Seal
 from tamga.transit.mrn import is_valid_mrn
 
@@ -117,8 +118,7 @@ async def assert_audited(backend: Backend, movement_id: str, mrn: str, grn: str)
     assert release.after["mrn"] == mrn and release.after["guarantee"] == grn
     for r in records:
         assert r.chain == chain_of("movement", movement_id)
-        entry = Entry(r.seq, r.at, r.actor, r.action, r.entity_type, r.entity_id, r.before, r.after, r.chain)
-        assert r.hash == record_hash(entry, r.prev_hash)
+        assert r.hash == record_hash(audit.entry_of(r), r.prev_hash)
         assert r.prev_hash == (by_seq[r.seq - 1].hash if r.seq > 1 else GENESIS_HASH)
 
 

@@ -22,6 +22,7 @@ from tamga.audit.domain import (
 from tamga.kit.clock import utcnow
 from tamga.kit.db import on_commit
 from tamga.kit.pg import Rider
+from tamga.models import AuditRecord
 
 
 @dataclass(slots=True)
@@ -151,6 +152,12 @@ def _chain_rows(
     return seq, prev
 
 
+def entry_of(record: AuditRecord) -> Entry:
+    """Give the fields of a stored record that its hash covers."""
+    r = record
+    return Entry(r.seq, r.at, r.actor, r.action, r.entity_type, r.entity_id, r.before, r.after, r.chain)
+
+
 async def verify(session: AsyncSession) -> VerifyReport:
     """Give the result of checking every chain against its hashes and its head."""
     heads = await repository.heads(session)
@@ -158,10 +165,7 @@ async def verify(session: AsyncSession) -> VerifyReport:
     for chain in sorted(set(range(AUDIT_CHAINS)) | set(heads) | set(await repository.chains_in_use(session))):
         rows: list[tuple[Entry, str, str]] = []
         async for r in repository.stream_records(session, chain):
-            entry = Entry(
-                r.seq, r.at, r.actor, r.action, r.entity_type, r.entity_id, r.before, r.after, r.chain
-            )
-            rows.append((entry, r.prev_hash, r.hash))
+            rows.append((entry_of(r), r.prev_hash, r.hash))
         h = heads.get(chain)
         if h is None or chain >= AUDIT_CHAINS:
             report.findings.append(Finding(0, "records of a chain that has no head", chain))

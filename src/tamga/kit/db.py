@@ -267,7 +267,7 @@ async def driver(session: AsyncSession, *, begin: bool = True) -> Any | None:
     With `begin=False` no transaction is begun: a statement joins the session's transaction if one is
     open, and otherwise commits on its own in one round trip (no BEGIN, no COMMIT; the session's commit
     then has nothing to send). For a use case whose reads lock nothing and whose write is one statement,
-    whole or nothing (a lodging).
+    whole or nothing (a lodging, an acceptance, a release).
     """
     if session.get_bind().dialect.name != "postgresql":
         return None
